@@ -1,0 +1,13 @@
+/** passthroughfs: a FUSE server library and a passthrough filesystem for Linux. */
+export type { FileSystem, ConnectionInfo, FileSystemMethod } from './fs/filesystem.js';
+export type { Context } from './fs/context.js';
+export * from './fs/types.js';
+export { FsError } from './fs/errors.js';
+export { SysError, errno, errnoName } from './sys/errno.js';
+export { FuseSession, type MountConfig } from './fuse/session.js';
+export type { MountOptions } from './fuse/mount.js';
+export { mountFuse, unmountFuse, isMountPoint } from './fuse/mount.js';
+export { CAPABILITIES, DEFAULT_CAPABILITIES, type Capability, type SessionOptions } from './fuse/options.js';
+export { Notifier } from './fuse/notify.js';
+export { Server, type Channel } from './fuse/server.js';
+export { FuseDevice } from './transport/fusedev.js';

@@ -1,0 +1,66 @@
+/** Test scaffolding: temp dirs and FUSE daemons started as child processes, always cleaned up. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMountPoint } from '../src/fuse/mount.js';
+
+/** Repository root (tests run from dist/test). */
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+
+export function makeTempDir(prefix = 'ptfs-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeTempDir(dir: string): void {
+  if (isMountPoint(dir)) spawnSync('umount', ['-l', dir]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface Daemon {
+  child: ChildProcess;
+  mountpoint: string;
+  output(): string;
+  /** Unmount and wait for the daemon to exit; returns its exit code. Kills it (by pid) if it hangs. */
+  stop(): Promise<number | null>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Start `node script args…` and wait until `mountpoint` is mounted. */
+export async function startDaemon(script: string, args: string[], mountpoint: string, opts: { uid?: number; gid?: number } = {}): Promise<Daemon> {
+  const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  let exited: number | null | undefined;
+  const exit = new Promise<number | null>((r) => child.on('exit', (code, sig) => { exited = code ?? (sig ? -1 : null); r(exited); }));
+  const daemon: Daemon = {
+    child,
+    mountpoint,
+    output: () => out,
+    async stop() {
+      if (exited === undefined) {
+        if (isMountPoint(mountpoint)) spawnSync('umount', [mountpoint]);
+        const t = await Promise.race([exit, sleep(5000).then(() => 'timeout' as const)]);
+        if (t === 'timeout') {
+          child.kill('SIGKILL');
+          await exit;
+        }
+      }
+      if (isMountPoint(mountpoint)) spawnSync('umount', ['-l', mountpoint]);
+      return exited ?? null;
+    },
+  };
+  for (let i = 0; i < 200; i++) {
+    if (isMountPoint(mountpoint)) return daemon;
+    if (exited !== undefined) break;
+    await sleep(25);
+  }
+  await daemon.stop();
+  throw new Error(`daemon did not mount ${mountpoint}:\n${out}`);
+}

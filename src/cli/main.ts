@@ -1,0 +1,170 @@
+/** The `passthroughfs` command. */
+import { spawn } from 'node:child_process';
+import { closeSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMountPoint, mountFuse, unmountFuse } from '../fuse/mount.js';
+import { serveInWorker } from '../fuse/worker.js';
+import { sessionOptionsFor } from '../passthrough/index.js';
+import { parseArgs, UsageError, USAGE, type Command } from './args.js';
+
+const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
+
+function fail(msg: string): never {
+  process.stderr.write(`passthroughfs: ${msg}\n`);
+  process.exit(1);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Checks that make a mount fail before anything is mounted. */
+function precheck(c: Extract<Command, { cmd: 'mount' }>): void {
+  const src = resolve(c.fs.source);
+  let st;
+  try {
+    st = statSync(src);
+  } catch (e) {
+    fail(`source ${src}: ${describe(e)}`);
+  }
+  if (!st.isDirectory()) fail(`source ${src} is not a directory`);
+  const mnt = resolve(c.mountpoint);
+  let mt;
+  try {
+    mt = statSync(mnt);
+  } catch (e) {
+    fail(`mountpoint ${mnt}: ${describe(e)}`);
+  }
+  if (!mt.isDirectory()) fail(`mountpoint ${mnt} is not a directory`);
+  if (isMountPoint(mnt)) fail(`mountpoint ${mnt} is already in use (something is mounted there)`);
+  c.fs.source = src;
+  c.mountpoint = mnt;
+}
+
+function describe(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'ENOTCONN') return 'transport endpoint is not connected (a dead FUSE mount? try umount -l)';
+  return code ?? String(e);
+}
+
+/** Start the daemon in the background and return once it reports the mount live. */
+async function daemonize(argv: string[]): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...argv, '--foreground'], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    env: { ...process.env, [READY_FD_ENV]: '3' },
+  });
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  let msg = '';
+  pipe.setEncoding('utf8');
+  pipe.on('data', (d: string) => (msg += d));
+  const outcome = await new Promise<'ready' | 'exit'>((res) => {
+    pipe.on('end', () => res(msg.startsWith('ready') ? 'ready' : 'exit'));
+    child.on('exit', () => res(msg.startsWith('ready') ? 'ready' : 'exit'));
+  });
+  if (outcome === 'ready') {
+    child.unref();
+    (pipe as unknown as { destroy(): void }).destroy();
+    return 0;
+  }
+  process.stderr.write(msg.startsWith('error ') ? `passthroughfs: ${msg.slice(6).trim()}\n` : 'passthroughfs: the daemon exited before mounting\n');
+  return 1;
+}
+
+/** Tell the parent of a backgrounded daemon whether the mount is live (fd 3, a pipe). */
+function report(kind: 'ready' | 'error', text = ''): void {
+  const fd = process.env[READY_FD_ENV];
+  if (!fd) return;
+  delete process.env[READY_FD_ENV];
+  try {
+    writeSync(Number(fd), kind === 'ready' ? 'ready\n' : `error ${text}\n`);
+    closeSync(Number(fd));
+  } catch {
+    // The parent is gone; nothing to tell.
+  }
+}
+
+async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
+  let dev;
+  try {
+    // The kernel checks permissions for every caller (see passthrough.ts), whatever -o says.
+    dev = mountFuse(c.mountpoint, { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions: true });
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    report('error', m);
+    fail(m);
+  }
+  const opts = { ...sessionOptionsFor(c.fs), logLevel: c.logLevel };
+  const w = serveInWorker(
+    { module: new URL('../passthrough/index.js', import.meta.url).href, export: 'createPassthroughFs', args: c.fs },
+    dev.fd,
+    opts,
+  );
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      unmountFuse(c.mountpoint, true);
+    } catch (e) {
+      if (isMountPoint(c.mountpoint)) process.stderr.write(`passthroughfs: unmount failed: ${String(e)}\n`);
+    }
+  };
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
+  w.worker.on('message', (m: { type?: string; error?: string }) => {
+    if (m.type === 'ready') report('ready');
+  });
+  try {
+    await w.done;
+    return 0;
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`passthroughfs: ${m}\n`);
+    report('error', m);
+    stop();
+    return 1;
+  } finally {
+    dev.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let c: Command;
+  try {
+    c = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`passthroughfs: ${e.message}\nTry 'passthroughfs --help' for more information.\n`);
+    return 2;
+  }
+  switch (c.cmd) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`passthroughfs ${version()}\n`);
+      return 0;
+    case 'umount': {
+      const mnt = resolve(c.mountpoint);
+      if (!isMountPoint(mnt)) fail(`${mnt} is not mounted`);
+      try {
+        unmountFuse(mnt, false);
+      } catch (e) {
+        fail(`cannot unmount ${mnt}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      return 0;
+    }
+    case 'mount':
+      precheck(c);
+      if (!c.foreground) return daemonize(argv);
+      return serve(c);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,49 @@
+/** struct statx (as the kernel wrote it) → FUSE attributes, read straight from the buffer. */
+import type { Attr, StatxAttr } from '../fs/types.js';
+import { StatxOff as O, newEncodeDev } from '../sys/index.js';
+
+export function attrFromStatx(b: Buffer): Attr {
+  const dv = new DataView(b.buffer, b.byteOffset, 256);
+  return {
+    ino: dv.getBigUint64(O.ino, true),
+    size: Number(dv.getBigUint64(O.size, true)),
+    blocks: Number(dv.getBigUint64(O.blocks, true)),
+    atime: Number(dv.getBigInt64(O.atime, true)),
+    atimeNsec: dv.getUint32(O.atime + 8, true),
+    mtime: Number(dv.getBigInt64(O.mtime, true)),
+    mtimeNsec: dv.getUint32(O.mtime + 8, true),
+    ctime: Number(dv.getBigInt64(O.ctime, true)),
+    ctimeNsec: dv.getUint32(O.ctime + 8, true),
+    mode: dv.getUint16(O.mode, true),
+    nlink: dv.getUint32(O.nlink, true),
+    uid: dv.getUint32(O.uid, true),
+    gid: dv.getUint32(O.gid, true),
+    rdev: newEncodeDev(dv.getUint32(O.rdevMajor, true), dv.getUint32(O.rdevMinor, true)),
+    blksize: dv.getUint32(O.blksize, true),
+    flags: 0,
+  };
+}
+
+export function statxAttrFromStatx(b: Buffer): StatxAttr {
+  const dv = new DataView(b.buffer, b.byteOffset, 256);
+  return {
+    ...attrFromStatx(b),
+    mask: dv.getUint32(O.mask, true),
+    btime: Number(dv.getBigInt64(O.btime, true)),
+    btimeNsec: dv.getUint32(O.btime + 8, true),
+    attributes: dv.getBigUint64(O.attributes, true),
+    attributesMask: dv.getBigUint64(O.attributesMask, true),
+    devMajor: dv.getUint32(O.devMajor, true),
+    devMinor: dv.getUint32(O.devMinor, true),
+  };
+}
+
+/** The store key of the inode described by a statx buffer. */
+export function keyFromStatx(b: Buffer): string {
+  const dv = new DataView(b.buffer, b.byteOffset, 256);
+  return `${dv.getBigUint64(O.ino, true)}:${dv.getUint32(O.devMajor, true)}:${dv.getUint32(O.devMinor, true)}:${dv.getBigUint64(O.mntId, true)}`;
+}
+
+export function typeFromStatx(b: Buffer): number {
+  return b.readUInt16LE(O.mode) & 0o170000;
+}

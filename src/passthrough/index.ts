@@ -1,0 +1,34 @@
+/** The passthrough filesystem: what the CLI and library users mount. */
+import type { SessionOptions } from '../fuse/options.js';
+import { PassthroughFs } from './passthrough.js';
+import type { PassthroughOptions } from './options.js';
+
+export { PassthroughFs } from './passthrough.js';
+export * from './options.js';
+
+/** Factory used by the serving worker thread (functions cannot cross threads; options can). */
+export function createPassthroughFs(opts: PassthroughOptions): PassthroughFs {
+  return new PassthroughFs(opts);
+}
+
+/** The FUSE session options that go with a passthrough configuration. */
+export function sessionOptionsFor(o: PassthroughOptions): SessionOptions {
+  return {
+    capabilities: {
+      writebackCache: o.writeback,
+      // cache=never means nothing is cached, attributes from readdirplus included.
+      readdirplus: o.readdirplus && o.cache !== 'never',
+      readdirplusAuto: o.readdirplus && o.cache !== 'never',
+      passthrough: o.passthroughIo,
+      // Locks are handled by the kernel on the client side (exact POSIX semantics
+      // for every process using the mount); see the README.
+      posixLocks: false,
+      flockLocks: false,
+      // Lookups of "." and ".." would let a client walk above a directory moved out of the tree.
+      exportSupport: false,
+      createSuppGroup: true,
+      // Extended attributes of ACLs are not exposed unless --xattr.
+      dontMask: false,
+    },
+  };
+}

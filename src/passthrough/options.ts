@@ -1,0 +1,55 @@
+/** Options of the passthrough filesystem and what each cache policy means. */
+import { FOPEN } from '../fuse/abi.js';
+
+export type CachePolicy = 'never' | 'metadata' | 'auto' | 'always';
+export const CACHE_POLICIES: readonly CachePolicy[] = ['never', 'metadata', 'auto', 'always'];
+
+export interface PassthroughOptions {
+  /** The shared directory (absolute path). */
+  source: string;
+  cache: CachePolicy;
+  /** Seconds; default from the cache policy (never 0, auto 1, metadata/always 86400). */
+  entryTimeout?: number;
+  attrTimeout?: number;
+  /** Seconds a missing name may be cached; default: the entry timeout. 0 disables negative entries. */
+  negativeTimeout?: number;
+  /** Writeback caching was asked for (effective only if the kernel grants it). */
+  writeback: boolean;
+  readdirplus: boolean;
+  /** Honour O_DIRECT from the client (otherwise it is dropped). */
+  allowDirectIo: boolean;
+  /** Serve extended attributes (otherwise the xattr operations answer ENOSYS). */
+  xattr: boolean;
+  /** Use the kernel's FUSE passthrough data path when it is available. */
+  passthroughIo: boolean;
+  readOnly: boolean;
+}
+
+export function defaultOptions(source: string): PassthroughOptions {
+  return {
+    source, cache: 'auto', writeback: false, readdirplus: true, allowDirectIo: false, xattr: false,
+    passthroughIo: false, readOnly: false,
+  };
+}
+
+export interface Timeouts {
+  entry: number;
+  attr: number;
+  negative: number;
+}
+
+export function timeouts(o: PassthroughOptions): Timeouts {
+  const base = o.cache === 'never' ? 0 : o.cache === 'auto' ? 1 : 86400;
+  const entry = o.entryTimeout ?? base;
+  return { entry, attr: o.attrTimeout ?? base, negative: o.negativeTimeout ?? entry };
+}
+
+/** FOPEN_* flags for open, opendir and create under a cache policy. */
+export function openFlagsFor(cache: CachePolicy, kind: 'file' | 'dir'): number {
+  switch (cache) {
+    case 'never': return kind === 'file' ? FOPEN.DIRECT_IO : 0;
+    case 'metadata': return kind === 'file' ? FOPEN.DIRECT_IO : FOPEN.CACHE_DIR | FOPEN.KEEP_CACHE;
+    case 'auto': return 0;
+    case 'always': return kind === 'file' ? FOPEN.KEEP_CACHE : FOPEN.KEEP_CACHE | FOPEN.CACHE_DIR;
+  }
+}

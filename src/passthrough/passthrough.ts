@@ -1,0 +1,570 @@
+/**
+ * PassthroughFs: a FileSystem that mirrors a host directory, passing every
+ * operation to the host kernel with synchronous syscalls on the serving thread.
+ *
+ * Containment: every name is a single component resolved against its
+ * parent's O_PATH fd (openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS, or a
+ * *at call that does not follow a final symlink); names that are empty, ".",
+ * "..", or hold "/" or NUL are refused. Files are reopened for I/O through
+ * /proc/self/fd only when they are regular files or directories.
+ *
+ * Permissions: the daemon mounts with default_permissions, so the kernel
+ * checks mode bits for every caller before a request reaches us; operations
+ * then run with the daemon's rights, except those that create objects, which
+ * run as the caller (creds.ts) so new objects get the caller's ownership and
+ * the host applies its own checks too.
+ */
+import type { Context } from '../fs/context.js';
+import type { ConnectionInfo, FileSystem } from '../fs/filesystem.js';
+import type {
+  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, OpenReply, SetAttrIn, StatFs, StatxReply,
+} from '../fs/types.js';
+import { FOPEN, InitFlag } from '../fuse/abi.js';
+import {
+  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
+  DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
+  O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, SEEK_SET,
+  STATX_BASIC_STATS, STATX_MNT_ID, S_IFDIR, S_IFLNK, S_IFREG, SysError, UTIME_NOW, UTIME_OMIT,
+  close, copyFileRange, errno as E, faccessat, fallocate, fchmod, fchmodat, fchownat, fdatasync, fstatfs, fsync,
+  ftruncate, futimens, getdents64, getxattrFd, linkat, listxattrFd, lseek, lseekBig, makedev, mkdirat, mknodat,
+  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, statxInto, symlinkat, syncfs,
+  umask, unlinkat, utimensat, type Timespecs,
+} from '../sys/index.js';
+import { attrFromStatx, keyFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
+import { Credentials } from './creds.js';
+import { HandleTable } from './handles.js';
+import { InodeStore, type Inode } from './inodes.js';
+import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
+
+const STATX_MASK = STATX_BASIC_STATS | STATX_MNT_ID;
+const LOOKUP_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+const NAME_MAX = 255;
+
+function fail(errno: number, what: string): never {
+  throw new SysError(errno, what);
+}
+
+/** Refuse names that are not one plain path component. */
+function checkName(name: Buffer): void {
+  const n = name.length;
+  if (n === 0 || (name[0] === 0x2e && (n === 1 || (n === 2 && name[1] === 0x2e)))) fail(E.EINVAL!, 'name');
+  if (name.indexOf(0x2f) >= 0 || name.indexOf(0) >= 0) fail(E.EINVAL!, 'name');
+  if (n > NAME_MAX) fail(E.ENAMETOOLONG!, 'name');
+}
+
+/** The FUSE rdev encoding (new_encode_dev) → glibc dev_t. */
+function hostDev(rdev: number): bigint {
+  return makedev((rdev & 0xfff00) >>> 8, ((rdev & 0xff) | ((rdev >>> 12) & 0xfff00)) >>> 0);
+}
+
+export class PassthroughFs implements FileSystem {
+  readonly inodes = new InodeStore();
+  readonly handles = new HandleTable();
+  private readonly creds = new Credentials();
+  private readonly t: Timeouts;
+  private readonly sx = Buffer.alloc(256);
+  private readonly dirBuf = Buffer.alloc(32 * 1024);
+  private readonly cursor = new DirentCursor();
+  private writeback = false;
+  private readonly root: Inode;
+
+  constructor(readonly opts: PassthroughOptions) {
+    this.t = timeouts(opts);
+    const fd = openat(AT_FDCWD, opts.source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      this.stat(fd);
+      this.root = this.inodes.insert(fd, typeFromStatx(this.sx), keyFromStatx(this.sx));
+    } catch (e) {
+      close(fd);
+      throw e;
+    }
+    // Modes arrive with the client's umask applied already; the host must not apply another.
+    umask(0);
+  }
+
+  init(conn: ConnectionInfo): void {
+    this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
+  }
+
+  destroy(): void {
+    this.handles.clear();
+    this.inodes.clear();
+  }
+
+  // ---- helpers ---------------------------------------------------------------
+
+  private node(nodeid: bigint): Inode {
+    const i = this.inodes.get(nodeid);
+    if (!i) fail(E.EBADF!, 'inode');
+    return i;
+  }
+
+  /** statx of an inode's own fd into this.sx. */
+  private stat(fd: number): void {
+    const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
+    if (r < 0) fail(-r, 'statx');
+  }
+
+  private attrReply(fd: number): AttrReply {
+    this.stat(fd);
+    return { attr: attrFromStatx(this.sx), timeout: this.t.attr };
+  }
+
+  /**
+   * Find or add the inode `name` in `parent` and take a reference. An inode we
+   * already hold costs one statx; a new one is opened O_PATH without following
+   * symlinks or leaving the parent, and keyed by what the fd itself is.
+   */
+  private lookupIn(parent: Inode, name: Buffer): Entry {
+    let r = statxInto(parent.fd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
+    if (r < 0) fail(-r, 'lookup');
+    let inode = this.inodes.getByKey(keyFromStatx(this.sx));
+    if (inode) {
+      inode.refs++;
+    } else {
+      const fd = openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE);
+      r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
+      if (r < 0) {
+        close(fd);
+        fail(-r, 'lookup');
+      }
+      // The name may have been replaced between the two calls: trust the fd.
+      const key = keyFromStatx(this.sx);
+      inode = this.inodes.getByKey(key);
+      if (inode) {
+        close(fd);
+        inode.refs++;
+      } else {
+        inode = this.inodes.insert(fd, typeFromStatx(this.sx), key);
+      }
+    }
+    return this.entryOf(inode);
+  }
+
+  private entryOf(inode: Inode): Entry {
+    return {
+      nodeid: inode.nodeid, generation: inode.generation, attr: attrFromStatx(this.sx),
+      entryTimeout: this.t.entry, attrTimeout: this.t.attr,
+    };
+  }
+
+  /** Take a reference on the inode behind an fd we just created or opened. */
+  private adopt(fd: number): Entry {
+    this.stat(fd);
+    const key = keyFromStatx(this.sx);
+    let inode = this.inodes.getByKey(key);
+    if (inode) {
+      inode.refs++;
+    } else {
+      const pfd = openat(AT_FDCWD, `/proc/self/fd/${fd}`, O_PATH | O_CLOEXEC);
+      inode = this.inodes.insert(pfd, typeFromStatx(this.sx), key);
+    }
+    return this.entryOf(inode);
+  }
+
+  /** Reopen an inode for I/O through its O_PATH fd; only files and directories qualify. */
+  private reopen(inode: Inode, flags: number): number {
+    if (inode.type !== S_IFREG && inode.type !== S_IFDIR) fail(E.EBADF!, 'open');
+    return openat(AT_FDCWD, `/proc/self/fd/${inode.fd}`, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
+  }
+
+  /** Open flags as the host should see them. */
+  private hostFlags(flags: number): number {
+    if (this.writeback) {
+      // The kernel may read to fill its cache, and it positions appends itself.
+      if ((flags & O_ACCMODE) === O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+      flags &= ~O_APPEND;
+    }
+    if (!this.opts.allowDirectIo) flags &= ~O_DIRECT;
+    return flags;
+  }
+
+  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', flags: number): OpenReply {
+    let openFlags = openFlagsFor(this.opts.cache, kind);
+    if (kind === 'file' && (flags & O_DIRECT) !== 0 && this.opts.allowDirectIo) openFlags |= FOPEN.DIRECT_IO;
+    return { fh: this.handles.add(kind === 'dir' ? { node, fd, dirPos: 0n } : { node, fd }), openFlags };
+  }
+
+  private negative(e: unknown): Entry {
+    if (e instanceof SysError && e.errno === E.ENOENT && this.t.negative > 0) {
+      return {
+        nodeid: 0n, generation: 0n, entryTimeout: this.t.negative, attrTimeout: 0,
+        attr: { ino: 0n, size: 0, blocks: 0, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 },
+      };
+    }
+    throw e;
+  }
+
+  private readOnly(): void {
+    if (this.opts.readOnly) fail(E.EROFS!, 'read-only');
+  }
+
+  // ---- names -----------------------------------------------------------------
+
+  lookup(_ctx: Context, parent: bigint, name: Buffer): Entry {
+    const p = this.node(parent);
+    if (parent === 1n && name.length === 2 && name[0] === 0x2e && name[1] === 0x2e) {
+      this.stat(p.fd);
+      p.refs++;
+      return this.entryOf(p);
+    }
+    checkName(name);
+    try {
+      return this.lookupIn(p, name);
+    } catch (e) {
+      return this.negative(e);
+    }
+  }
+
+  forget(node: bigint, nlookup: bigint): void {
+    this.inodes.forget(node, Number(nlookup));
+  }
+
+  batchForget(items: ReadonlyArray<{ node: bigint; nlookup: bigint }>): void {
+    for (const it of items) this.inodes.forget(it.node, Number(it.nlookup));
+  }
+
+  getattr(_ctx: Context, node: bigint): AttrReply {
+    return this.attrReply(this.node(node).fd);
+  }
+
+  setattr(_ctx: Context, node: bigint, set: SetAttrIn): AttrReply {
+    this.readOnly();
+    const inode = this.node(node);
+    const h = set.fh !== undefined ? this.handles.get(set.fh, node) : undefined;
+    if (set.mode !== undefined) {
+      if (h) fchmod(h.fd, set.mode & 0o7777);
+      else fchmodat(inode.fd, '', set.mode & 0o7777, AT_EMPTY_PATH);
+    }
+    if (set.uid !== undefined || set.gid !== undefined) {
+      fchownat(inode.fd, '', set.uid ?? -1, set.gid ?? -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    }
+    if (set.size !== undefined) {
+      if (h) {
+        ftruncate(h.fd, set.size);
+      } else {
+        const fd = this.reopen(inode, O_WRONLY);
+        try {
+          ftruncate(fd, set.size);
+        } finally {
+          close(fd);
+        }
+      }
+    }
+    if (set.atime !== undefined || set.mtime !== undefined) {
+      const t: Timespecs = { atime: 0, atimeNsec: UTIME_OMIT, mtime: 0, mtimeNsec: UTIME_OMIT };
+      if (set.atime === 'now') t.atimeNsec = UTIME_NOW;
+      else if (set.atime) { t.atime = set.atime.sec; t.atimeNsec = set.atime.nsec; }
+      if (set.mtime === 'now') t.mtimeNsec = UTIME_NOW;
+      else if (set.mtime) { t.mtime = set.mtime.sec; t.mtimeNsec = set.mtime.nsec; }
+      if (h) futimens(h.fd, t);
+      else utimensat(inode.fd, '', t, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    }
+    return this.attrReply(inode.fd);
+  }
+
+  readlink(_ctx: Context, node: bigint): Buffer {
+    const inode = this.node(node);
+    if (inode.type !== S_IFLNK) fail(E.EINVAL!, 'readlink');
+    return readlinkat(inode.fd, '');
+  }
+
+  mknod(ctx: Context, parent: bigint, name: Buffer, mode: number, rdev: number): Entry {
+    this.readOnly();
+    const p = this.node(parent);
+    checkName(name);
+    this.creds.run(ctx, () => mknodat(p.fd, name, mode, hostDev(rdev)));
+    return this.lookupIn(p, name);
+  }
+
+  mkdir(ctx: Context, parent: bigint, name: Buffer, mode: number): Entry {
+    this.readOnly();
+    const p = this.node(parent);
+    checkName(name);
+    this.creds.run(ctx, () => mkdirat(p.fd, name, mode));
+    return this.lookupIn(p, name);
+  }
+
+  symlink(ctx: Context, parent: bigint, name: Buffer, target: Buffer): Entry {
+    this.readOnly();
+    const p = this.node(parent);
+    checkName(name);
+    if (target.indexOf(0) >= 0) fail(E.EINVAL!, 'symlink');
+    this.creds.run(ctx, () => symlinkat(target, p.fd, name));
+    return this.lookupIn(p, name);
+  }
+
+  unlink(_ctx: Context, parent: bigint, name: Buffer): void {
+    this.readOnly();
+    const p = this.node(parent);
+    checkName(name);
+    unlinkat(p.fd, name, 0);
+  }
+
+  rmdir(_ctx: Context, parent: bigint, name: Buffer): void {
+    this.readOnly();
+    const p = this.node(parent);
+    checkName(name);
+    unlinkat(p.fd, name, AT_REMOVEDIR);
+  }
+
+  rename(_ctx: Context, parent: bigint, name: Buffer, newParent: bigint, newName: Buffer, flags: number): void {
+    this.readOnly();
+    const p = this.node(parent);
+    const np = this.node(newParent);
+    checkName(name);
+    checkName(newName);
+    renameat2(p.fd, name, np.fd, newName, flags);
+  }
+
+  link(_ctx: Context, node: bigint, newParent: bigint, newName: Buffer): Entry {
+    this.readOnly();
+    const inode = this.node(node);
+    const np = this.node(newParent);
+    checkName(newName);
+    if (inode.type === S_IFDIR) fail(E.EPERM!, 'link');
+    linkat(AT_FDCWD, `/proc/self/fd/${inode.fd}`, np.fd, newName, AT_SYMLINK_FOLLOW);
+    this.stat(inode.fd);
+    inode.refs++;
+    return this.entryOf(inode);
+  }
+
+  // ---- files -----------------------------------------------------------------
+
+  open(_ctx: Context, node: bigint, flags: number): OpenReply {
+    const inode = this.node(node);
+    if (this.opts.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC))) fail(E.EROFS!, 'open');
+    const fd = this.reopen(inode, this.hostFlags(flags));
+    return this.openReply(fd, node, 'file', flags);
+  }
+
+  create(ctx: Context, parent: bigint, name: Buffer, mode: number, flags: number): CreateReply {
+    this.readOnly();
+    const p = this.node(parent);
+    checkName(name);
+    const hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    const fd = this.creds.run(ctx, () => openat2(p.fd, name, hf, mode & 0o7777, LOOKUP_RESOLVE));
+    try {
+      const entry = this.adopt(fd);
+      return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags) };
+    } catch (e) {
+      close(fd);
+      throw e;
+    }
+  }
+
+  tmpfile(ctx: Context, parent: bigint, mode: number, flags: number): CreateReply {
+    this.readOnly();
+    const p = this.node(parent);
+    const hf = (this.hostFlags(flags) & ~O_CREAT) | O_TMPFILE | O_CLOEXEC;
+    const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${p.fd}`, hf, mode & 0o7777));
+    try {
+      const entry = this.adopt(fd);
+      return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags) };
+    } catch (e) {
+      close(fd);
+      throw e;
+    }
+  }
+
+  read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer): number {
+    const h = this.handles.get(fh, node);
+    return pread(h.fd, size === buf.length ? buf : buf.subarray(0, size), offset);
+  }
+
+  write(_ctx: Context, node: bigint, fh: bigint, offset: number, data: Buffer): number {
+    const h = this.handles.get(fh, node);
+    return pwrite(h.fd, data, offset);
+  }
+
+  flush(): void {
+    // Nothing is buffered here; locks are the kernel's (see the README).
+  }
+
+  release(_ctx: Context, node: bigint, fh: bigint): void {
+    this.handles.remove(fh, node);
+  }
+
+  fsync(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): void {
+    const h = this.handles.get(fh, node);
+    if (datasync) fdatasync(h.fd);
+    else fsync(h.fd);
+  }
+
+  fallocate(_ctx: Context, node: bigint, fh: bigint, offset: number, length: number, mode: number): void {
+    this.readOnly();
+    fallocate(this.handles.get(fh, node).fd, mode, offset, length);
+  }
+
+  lseek(_ctx: Context, node: bigint, fh: bigint, offset: number, whence: number): number {
+    return lseek(this.handles.get(fh, node).fd, offset, whence);
+  }
+
+  copyFileRange(_ctx: Context, nodeIn: bigint, fhIn: bigint, offIn: number, nodeOut: bigint, fhOut: bigint, offOut: number, len: number, flags: number): number {
+    this.readOnly();
+    const a = this.handles.get(fhIn, nodeIn);
+    const b = this.handles.get(fhOut, nodeOut);
+    return copyFileRange(a.fd, offIn, b.fd, offOut, len, flags);
+  }
+
+  // ---- directories -----------------------------------------------------------
+
+  opendir(_ctx: Context, node: bigint, flags: number): OpenReply {
+    const inode = this.node(node);
+    if (inode.type !== S_IFDIR) fail(E.ENOTDIR!, 'opendir');
+    const fd = this.reopen(inode, (flags & ~O_ACCMODE) | O_RDONLY | O_DIRECTORY);
+    return this.openReply(fd, node, 'dir', flags);
+  }
+
+  /**
+   * Directory offsets are the host's d_off cookies, so they stay valid across
+   * calls and concurrent changes behave as on the host. The fd is repositioned
+   * only when the kernel asks for another offset than where we stopped.
+   */
+  private fillDir(node: bigint, fh: bigint, offset: bigint, add: (c: DirentCursor, next: bigint) => boolean): void {
+    const h = this.handles.get(fh, node);
+    if (h.dirPos !== offset) {
+      lseekBig(h.fd, offset, SEEK_SET);
+      h.dirPos = offset;
+    }
+    const c = this.cursor;
+    for (;;) {
+      const n = getdents64(h.fd, this.dirBuf);
+      if (n === 0) return;
+      c.reset(this.dirBuf, n);
+      while (c.next()) {
+        const next = c.off;
+        if (!add(c, next)) {
+          // Resume at this entry next time.
+          lseekBig(h.fd, h.dirPos!, SEEK_SET);
+          return;
+        }
+        h.dirPos = next;
+      }
+    }
+  }
+
+  readdir(_ctx: Context, node: bigint, fh: bigint, offset: bigint, out: DirSink): void {
+    this.fillDir(node, fh, offset, (c, next) => out.add(c.name, c.ino, c.type, next));
+  }
+
+  readdirplus(_ctx: Context, node: bigint, fh: bigint, offset: bigint, out: DirPlusSink): void {
+    const dir = this.node(node);
+    this.fillDir(node, fh, offset, (c, next) => {
+      const name = c.name;
+      if (!out.fits(name)) return false;
+      if (c.isDots) return out.addPlus(name, this.dotEntry(c), next);
+      let e: Entry;
+      try {
+        e = this.lookupIn(dir, name);
+      } catch {
+        // Gone since getdents: list the name without attributes.
+        return out.addPlus(name, this.dotEntry(c), next);
+      }
+      if (!out.addPlus(name, e, next)) {
+        this.inodes.forget(e.nodeid, 1);
+        return false;
+      }
+      return true;
+    });
+  }
+
+  /** A readdirplus entry the kernel must not count as a lookup (nodeid 0). */
+  private dotEntry(c: DirentCursor): Entry {
+    return {
+      nodeid: 0n, generation: 0n, entryTimeout: 0, attrTimeout: 0,
+      attr: { ino: c.ino, size: 0, blocks: 0, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0, mode: c.type << 12, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 },
+    };
+  }
+
+  releasedir(_ctx: Context, node: bigint, fh: bigint): void {
+    this.handles.remove(fh, node);
+  }
+
+  fsyncdir(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): void {
+    this.fsync(_ctx, node, fh, datasync);
+  }
+
+  // ---- the rest --------------------------------------------------------------
+
+  statfs(_ctx: Context, node: bigint): StatFs {
+    const s = fstatfs(this.node(node).fd);
+    return {
+      blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree,
+      bsize: s.bsize, namelen: s.namelen, frsize: s.frsize,
+    };
+  }
+
+  access(ctx: Context, node: bigint, mask: number): void {
+    const inode = this.node(node);
+    this.creds.run(ctx, () => faccessat(inode.fd, '', mask, AT_EMPTY_PATH | AT_EACCESS));
+  }
+
+  private xattrs(): void {
+    if (!this.opts.xattr) fail(E.ENOSYS!, 'xattr');
+  }
+
+  getxattr(_ctx: Context, node: bigint, name: Buffer): Buffer {
+    this.xattrs();
+    const fd = this.node(node).fd;
+    for (let tries = 0; ; tries++) {
+      const n = getxattrFd(fd, true, name, null);
+      const b = Buffer.allocUnsafe(n);
+      try {
+        return n === 0 ? b : b.subarray(0, getxattrFd(fd, true, name, b));
+      } catch (e) {
+        if (tries < 3 && e instanceof SysError && e.errno === E.ERANGE) continue;
+        throw e;
+      }
+    }
+  }
+
+  listxattr(_ctx: Context, node: bigint): Buffer {
+    this.xattrs();
+    const fd = this.node(node).fd;
+    for (let tries = 0; ; tries++) {
+      const n = listxattrFd(fd, true, null);
+      const b = Buffer.allocUnsafe(n);
+      try {
+        return n === 0 ? b : b.subarray(0, listxattrFd(fd, true, b));
+      } catch (e) {
+        if (tries < 3 && e instanceof SysError && e.errno === E.ERANGE) continue;
+        throw e;
+      }
+    }
+  }
+
+  setxattr(_ctx: Context, node: bigint, name: Buffer, value: Buffer, flags: number): void {
+    this.xattrs();
+    this.readOnly();
+    setxattrFd(this.node(node).fd, true, name, value, flags);
+  }
+
+  removexattr(_ctx: Context, node: bigint, name: Buffer): void {
+    this.xattrs();
+    this.readOnly();
+    removexattrFd(this.node(node).fd, true, name);
+  }
+
+  syncfs(_ctx: Context, node: bigint): void {
+    const fd = this.reopen(this.node(node), O_RDONLY);
+    try {
+      syncfs(fd);
+    } finally {
+      close(fd);
+    }
+  }
+
+  statx(_ctx: Context, node: bigint, _fh: bigint | undefined, flags: number, mask: number): StatxReply {
+    const fd = this.node(node).fd;
+    const sync = flags & 0x6000; // AT_STATX_SYNC_TYPE
+    const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, (mask | STATX_BASIC_STATS) & ~STATX_MNT_ID, this.sx);
+    if (r < 0) fail(-r, 'statx');
+    return { attr: statxAttrFromStatx(this.sx), timeout: this.t.attr };
+  }
+
+  ioctl(): never {
+    fail(E.ENOTTY!, 'ioctl');
+  }
+}
+

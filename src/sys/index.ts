@@ -1,0 +1,13 @@
+/** The libc layer: constants, struct codecs, and checked wrappers around each call. */
+export * from './errno.js';
+export { libc, lastErrno, koffi } from './libc.js';
+export * from './constants.js';
+export * from './structs.js';
+export * from './util.js';
+export * from './dirent.js';
+export * from './file.js';
+export * from './xattr.js';
+export * from './lock.js';
+export * from './cred.js';
+export * from './mount.js';
+export * from './io.js';

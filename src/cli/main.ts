@@ -4,7 +4,7 @@ import { closeSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMountPoint, mountFuse, unmountFuse } from '../fuse/mount.js';
-import { serveInWorker } from '../fuse/worker.js';
+import { serveInWorkers } from '../fuse/worker.js';
 import { sessionOptionsFor } from '../passthrough/index.js';
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
 
@@ -99,10 +99,11 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     fail(m);
   }
   const opts = { ...sessionOptionsFor(c.fs), logLevel: c.logLevel };
-  const w = serveInWorker(
+  const w = serveInWorkers(
     { module: new URL('../passthrough/index.js', import.meta.url).href, export: 'createPassthroughFs', args: c.fs },
-    dev.fd,
+    dev,
     opts,
+    c.threads,
   );
   let stopping = false;
   const stop = () => {
@@ -115,9 +116,7 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     }
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
-  w.worker.on('message', (m: { type?: string; error?: string }) => {
-    if (m.type === 'ready') report('ready');
-  });
+  void w.ready.then(() => report('ready'));
   try {
     await w.done;
     return 0;

@@ -19,6 +19,23 @@ export interface ConnectionInfo {
 }
 
 /**
+ * Kernel FUSE passthrough (FUSE_PASSTHROUGH, Linux ≥ 6.9, root): register an
+ * open host fd as the backing file of an open, then answer the open with
+ * FOPEN_PASSTHROUGH and the returned id; the kernel does the file's reads and
+ * writes itself. Close the id when the file is released.
+ */
+export interface BackingFiles {
+  open(fd: number): number;
+  close(id: number): void;
+}
+
+/** What the session offers the filesystem beyond requests; passed to init. */
+export interface SessionServices {
+  /** Present when PASSTHROUGH was negotiated and the transport can register backing files. */
+  readonly backing?: BackingFiles;
+}
+
+/**
  * A filesystem served over FUSE, addressed by node id like libfuse's
  * low-level API. Every method is optional: a missing one answers ENOSYS
  * (which the kernel remembers for some operations, e.g. flush, fsync, access,
@@ -31,7 +48,7 @@ export interface ConnectionInfo {
  * name buffer is valid only until the method returns (or its promise settles).
  */
 export interface FileSystem {
-  init?(conn: ConnectionInfo): MaybePromise<void>;
+  init?(conn: ConnectionInfo, services: SessionServices): MaybePromise<void>;
   destroy?(): MaybePromise<void>;
 
   lookup?(ctx: Context, parent: NodeId, name: Buffer): MaybePromise<Entry>;

@@ -12,7 +12,7 @@
  */
 import { errno as E } from '../sys/errno.js';
 import { toErrno, errnoName } from '../sys/errno.js';
-import type { ConnectionInfo, FileSystem } from '../fs/filesystem.js';
+import type { ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
   AttrReply, CreateReply, Entry, FileLock, IoctlReply, OpenReply, StatFs, StatxReply,
 } from '../fs/types.js';
@@ -36,8 +36,11 @@ export interface Channel {
   read(buf: Buffer): number;
   /** One reply; 0 or a negative errno. */
   write(buf: Buffer, len: number): number;
-  pollSync(timeoutMs: number): number;
   pollAsync(timeoutMs: number): Promise<number>;
+  setNonblocking(on: boolean): void;
+  /** FUSE passthrough backing files (the /dev/fuse device has them). */
+  backingOpen?(fd: number): number;
+  backingClose?(id: number): void;
 }
 
 type Log = NonNullable<SessionOptions['log']>;
@@ -98,6 +101,26 @@ export class Server {
     this.out = Buffer.allocUnsafe(Math.max(maxWrite, MAX_PAGES_LIMIT * PAGE_SIZE) + PAGE_SIZE);
   }
 
+  /** Called once INIT has been answered (to start further serving threads). */
+  onInit?: (conn: ConnectionInfo) => void;
+
+  /**
+   * Take over a connection another Server negotiated (a further thread reading
+   * a cloned fd): no INIT will come to this one.
+   */
+  async adopt(conn: ConnectionInfo): Promise<void> {
+    this.minor = conn.minor;
+    this.conn = conn;
+    this.setxattrExt = (conn.want & InitFlag.SETXATTR_EXT) !== 0n;
+    await this.fs.init?.(conn, this.services(conn));
+  }
+
+  private services(conn: ConnectionInfo): SessionServices {
+    const chan = this.chan;
+    if ((conn.want & InitFlag.PASSTHROUGH) === 0n || !chan.backingOpen || !chan.backingClose) return {};
+    return { backing: { open: (fd) => chan.backingOpen!(fd), close: (id) => chan.backingClose!(id) } };
+  }
+
   /** Requests in progress (async methods not settled yet). */
   get inFlight(): number {
     return this.pending.size;
@@ -109,9 +132,18 @@ export class Server {
    */
   async run(blocking = false): Promise<void> {
     const chan = this.chan;
+    // Blocking mode sleeps in read(2) while nothing is pending; the fd turns
+    // non-blocking only while async requests wait, so their completions are
+    // never stuck behind a read.
+    let nonblocking = !blocking;
+    chan.setNonblocking(nonblocking);
     let sinceYield = 0;
     for (;;) {
       if (this.stopping) break;
+      if (blocking && nonblocking !== this.pending.size > 0) {
+        nonblocking = !nonblocking;
+        chan.setNonblocking(nonblocking);
+      }
       const n = chan.read(this.inBuf);
       if (n > 0) {
         this.handle(this.inBuf, n);
@@ -125,11 +157,7 @@ export class Server {
         continue;
       }
       if (n === -E.EAGAIN!) {
-        if (blocking && this.pending.size === 0) {
-          chan.pollSync(-1);
-        } else {
-          await this.waitReadableOrSettled();
-        }
+        await this.waitReadableOrSettled();
         continue;
       }
       if (n === -E.EINTR! || n === -E.ENOENT!) continue; // interrupted read / request vanished
@@ -575,11 +603,15 @@ export class Server {
     };
     this.minor = minor;
     this.setxattrExt = (want & InitFlag.SETXATTR_EXT) !== 0n;
-    this.conn = { minor, capable, want, maxWrite, maxReadahead, maxPages: out.maxPages, timeGran: out.timeGran };
-    const reply = () => this.send(writeInitOut(this.out, OUT_HEADER_SIZE, out, kernelMinor), u);
+    const conn: ConnectionInfo = { minor, capable, want, maxWrite, maxReadahead, maxPages: out.maxPages, timeGran: out.timeGran };
+    this.conn = conn;
+    const reply = () => {
+      this.send(writeInitOut(this.out, OUT_HEADER_SIZE, out, kernelMinor), u);
+      this.onInit?.(conn);
+    };
     if (!this.fs.init) return reply();
     const ctx = new RequestContext({ unique: u, nodeid: 0n, uid: 0, gid: 0, pid: 0, len: 0, opcode: Opcode.INIT, extLen: 0 }, {}, r);
-    this.finish(ctx, 'init', this.fs.init(this.conn), reply);
+    this.finish(ctx, 'init', this.fs.init(conn, this.services(conn)), reply);
   }
 }
 

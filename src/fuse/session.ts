@@ -30,7 +30,6 @@ export class FuseSession {
   /** Mount `fs` at `mountpoint`. Call serve() next: until then, calls into the mount wait. */
   static mount(fs: FileSystem, mountpoint: string, cfg: MountConfig = {}): FuseSession {
     const dev = mountFuse(mountpoint, cfg.mount);
-    dev.setNonblocking(true);
     return new FuseSession(fs, dev, mountpoint, cfg.session ?? {});
   }
 

@@ -1,11 +1,17 @@
 /**
- * Serving on a dedicated worker thread. The worker builds its FileSystem from
- * a module export (functions cannot cross threads), then runs the request loop
- * in blocking mode: while idle it parks in poll(2), so a request costs no
- * event-loop turn and no thread hop. The main thread stays free for signals
- * and unmounting.
+ * Serving on dedicated worker threads. Each worker builds its FileSystem from
+ * a module export (functions cannot cross threads) and runs the request loop
+ * in blocking mode: while idle it sleeps in read(2) on its own /dev/fuse fd,
+ * so a request costs no event-loop turn and no thread hop. The main thread
+ * stays free for signals and unmounting.
+ *
+ * With several threads, the first one answers INIT; the others read cloned
+ * fds (FUSE_DEV_IOC_CLONE) and start once the connection is negotiated. Their
+ * FileSystem instances must then share state that requests depend on.
  */
 import { Worker } from 'node:worker_threads';
+import type { ConnectionInfo } from '../fs/filesystem.js';
+import type { FuseDevice } from '../transport/fusedev.js';
 import type { SessionOptions } from './options.js';
 
 export interface WorkerSpec {
@@ -19,15 +25,17 @@ export interface WorkerSpec {
 
 type PlainSessionOptions = Omit<SessionOptions, 'log'> & { logLevel?: string };
 
-export interface ServingWorker {
-  worker: Worker;
-  /** Resolves when the loop ended (connection gone); rejects if the worker failed. */
+export interface ServingThreads {
+  readonly workers: Worker[];
+  /** Resolves when every thread's loop ended (connection gone); rejects if one failed. */
   done: Promise<void>;
+  /** Resolves when the first thread is ready to serve (its filesystem is built). */
+  ready: Promise<void>;
 }
 
-export function serveInWorker(spec: WorkerSpec, deviceFd: number, opts: PlainSessionOptions): ServingWorker {
+function start(spec: WorkerSpec, fd: number, opts: PlainSessionOptions, conn?: ConnectionInfo): { worker: Worker; done: Promise<void> } {
   const worker = new Worker(new URL('./worker-main.js', import.meta.url), {
-    workerData: { spec, fd: deviceFd, opts },
+    workerData: { spec, fd, opts, conn },
     stdout: false,
     stderr: false,
   });
@@ -41,4 +49,35 @@ export function serveInWorker(spec: WorkerSpec, deviceFd: number, opts: PlainSes
     });
   });
   return { worker, done };
+}
+
+/** Serve `dev` on `threads` worker threads (default 1). */
+export function serveInWorkers(spec: WorkerSpec, dev: FuseDevice, opts: PlainSessionOptions, threads = 1): ServingThreads {
+  const first = start(spec, dev.fd, opts);
+  const workers = [first.worker];
+  const dones: Promise<void>[] = [first.done];
+  let allDone: () => void;
+  const extra = new Promise<void>((r) => (allDone = r));
+  let readyResolve: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  first.worker.on('message', (m: { type: string; conn?: ConnectionInfo }) => {
+    if (m.type === 'ready') readyResolve();
+    if (m.type !== 'init' || !m.conn) return;
+    for (let i = 1; i < threads; i++) {
+      let clone: FuseDevice;
+      try {
+        clone = dev.clone();
+      } catch {
+        break; // The connection is already gone.
+      }
+      const w = start(spec, clone.fd, opts, m.conn);
+      workers.push(w.worker);
+      dones.push(w.done.finally(() => clone.close()));
+    }
+    allDone();
+  });
+  // Extra threads exist only after INIT; if the connection dies first, don't wait for them.
+  first.done.finally(() => allDone());
+  const done = first.done.then(() => extra).then(() => Promise.all(dones)).then(() => undefined);
+  return { workers, done, ready };
 }

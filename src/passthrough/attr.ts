@@ -26,8 +26,25 @@ export function attrFromStatx(b: Buffer): Attr {
 
 export function statxAttrFromStatx(b: Buffer): StatxAttr {
   const dv = new DataView(b.buffer, b.byteOffset, 256);
+  // Spelled out rather than spread from attrFromStatx: V8 turns a spread of
+  // this shape into a dictionary object, ~50x slower to build and to read.
   return {
-    ...attrFromStatx(b),
+    ino: dv.getBigUint64(O.ino, true),
+    size: Number(dv.getBigUint64(O.size, true)),
+    blocks: Number(dv.getBigUint64(O.blocks, true)),
+    atime: Number(dv.getBigInt64(O.atime, true)),
+    atimeNsec: dv.getUint32(O.atime + 8, true),
+    mtime: Number(dv.getBigInt64(O.mtime, true)),
+    mtimeNsec: dv.getUint32(O.mtime + 8, true),
+    ctime: Number(dv.getBigInt64(O.ctime, true)),
+    ctimeNsec: dv.getUint32(O.ctime + 8, true),
+    mode: dv.getUint16(O.mode, true),
+    nlink: dv.getUint32(O.nlink, true),
+    uid: dv.getUint32(O.uid, true),
+    gid: dv.getUint32(O.gid, true),
+    rdev: newEncodeDev(dv.getUint32(O.rdevMajor, true), dv.getUint32(O.rdevMinor, true)),
+    blksize: dv.getUint32(O.blksize, true),
+    flags: 0,
     mask: dv.getUint32(O.mask, true),
     btime: Number(dv.getBigInt64(O.btime, true)),
     btimeNsec: dv.getUint32(O.btime + 8, true),

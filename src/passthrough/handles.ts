@@ -5,6 +5,8 @@ import { SysError, errno as E } from '../sys/errno.js';
 export interface Handle {
   readonly node: bigint;
   readonly fd: number;
+  /** FUSE passthrough backing id, to close on release. */
+  backingId?: number;
   /** Directories: the directory offset the fd is positioned at (d_off of the last entry returned). */
   dirPos?: bigint;
 }
@@ -30,12 +32,14 @@ export class HandleTable {
     return h;
   }
 
-  remove(fh: bigint, node: bigint): void {
+  /** Forget `fh` and return it; the caller closes what it holds. */
+  take(fh: bigint, node: bigint): Handle {
     const h = this.get(fh, node);
     this.map.delete(fh);
-    close(h.fd);
+    return h;
   }
 
+  /** Close every fd (backing ids die with the connection). */
   clear(): void {
     for (const h of this.map.values()) close(h.fd);
     this.map.clear();

@@ -15,7 +15,7 @@
  * the host applies its own checks too.
  */
 import type { Context } from '../fs/context.js';
-import type { ConnectionInfo, FileSystem } from '../fs/filesystem.js';
+import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
   AttrReply, CreateReply, DirPlusSink, DirSink, Entry, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
@@ -66,6 +66,7 @@ export class PassthroughFs implements FileSystem {
   private readonly dirBuf = Buffer.alloc(32 * 1024);
   private readonly cursor = new DirentCursor();
   private writeback = false;
+  private backing: BackingFiles | undefined;
   private readonly root: Inode;
 
   constructor(readonly opts: PassthroughOptions) {
@@ -82,8 +83,9 @@ export class PassthroughFs implements FileSystem {
     umask(0);
   }
 
-  init(conn: ConnectionInfo): void {
+  init(conn: ConnectionInfo, services: SessionServices): void {
     this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
+    this.backing = this.opts.passthroughIo ? services.backing : undefined;
   }
 
   destroy(): void {
@@ -181,8 +183,33 @@ export class PassthroughFs implements FileSystem {
 
   private openReply(fd: number, node: bigint, kind: 'file' | 'dir', flags: number): OpenReply {
     let openFlags = openFlagsFor(this.opts.cache, kind);
-    if (kind === 'file' && (flags & O_DIRECT) !== 0 && this.opts.allowDirectIo) openFlags |= FOPEN.DIRECT_IO;
-    return { fh: this.handles.add(kind === 'dir' ? { node, fd, dirPos: 0n } : { node, fd }), openFlags };
+    if (kind === 'dir') return { fh: this.handles.add({ node, fd, dirPos: 0n }), openFlags };
+    if ((flags & O_DIRECT) !== 0 && this.opts.allowDirectIo) openFlags |= FOPEN.DIRECT_IO;
+    let backingId: number | undefined;
+    if (this.backing) {
+      // The kernel then reads and writes the host file itself; if it refuses
+      // this file, the daemon serves its data as usual.
+      try {
+        backingId = this.backing.open(fd);
+        openFlags = (openFlags & ~(FOPEN.DIRECT_IO | FOPEN.KEEP_CACHE)) | FOPEN.PASSTHROUGH;
+      } catch {
+        backingId = undefined;
+      }
+    }
+    const fh = this.handles.add(backingId === undefined ? { node, fd } : { node, fd, backingId });
+    return backingId === undefined ? { fh, openFlags } : { fh, openFlags, backingId };
+  }
+
+  private closeHandle(fh: bigint, node: bigint): void {
+    const h = this.handles.take(fh, node);
+    if (h.backingId !== undefined) {
+      try {
+        this.backing?.close(h.backingId);
+      } catch {
+        // The connection is going away; the kernel drops its ids with it.
+      }
+    }
+    close(h.fd);
   }
 
   private negative(e: unknown): Entry {
@@ -382,7 +409,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   release(_ctx: Context, node: bigint, fh: bigint): void {
-    this.handles.remove(fh, node);
+    this.closeHandle(fh, node);
   }
 
   fsync(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): void {
@@ -478,7 +505,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   releasedir(_ctx: Context, node: bigint, fh: bigint): void {
-    this.handles.remove(fh, node);
+    this.closeHandle(fh, node);
   }
 
   fsyncdir(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): void {

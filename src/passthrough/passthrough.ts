@@ -25,9 +25,9 @@ import {
   DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
   O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, SEEK_SET,
   STATX_BASIC_STATS, STATX_MNT_ID, S_IFDIR, S_IFLNK, S_IFREG, SysError, UTIME_NOW, UTIME_OMIT,
-  close, copyFileRange, errno as E, faccessat, fallocate, fchmod, fchmodat, fchownat, fdatasync, fstatfs, fsync,
-  ftruncate, futimens, getdents64, getxattrFd, linkat, listxattrFd, lseek, lseekBig, makedev, mkdirat, mknodat,
-  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, statxInto, symlinkat, syncfs,
+  close, copyFileRange, errno as E, faccessat, fallocate, fchmod, fchmodat, fchownat, fstatfs,
+  ftruncate, fsyncAsync, futimens, getdents64, getxattrFd, linkat, listxattrFd, lseek, lseekBig, makedev, mkdirat, mknodat,
+  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, statxInto, symlinkat, syncfsAsync,
   umask, unlinkat, utimensat, type Timespecs,
 } from '../sys/index.js';
 import { attrFromStatx, keyFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
@@ -412,10 +412,9 @@ export class PassthroughFs implements FileSystem {
     this.closeHandle(fh, node);
   }
 
-  fsync(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): void {
-    const h = this.handles.get(fh, node);
-    if (datasync) fdatasync(h.fd);
-    else fsync(h.fd);
+  /** On the thread pool: a flush to disk must not hold up other requests. */
+  fsync(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): Promise<void> {
+    return fsyncAsync(this.handles.get(fh, node).fd, datasync);
   }
 
   fallocate(_ctx: Context, node: bigint, fh: bigint, offset: number, length: number, mode: number): void {
@@ -508,8 +507,8 @@ export class PassthroughFs implements FileSystem {
     this.closeHandle(fh, node);
   }
 
-  fsyncdir(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): void {
-    this.fsync(_ctx, node, fh, datasync);
+  fsyncdir(_ctx: Context, node: bigint, fh: bigint, datasync: boolean): Promise<void> {
+    return this.fsync(_ctx, node, fh, datasync);
   }
 
   // ---- the rest --------------------------------------------------------------
@@ -573,10 +572,10 @@ export class PassthroughFs implements FileSystem {
     removexattrFd(this.node(node).fd, true, name);
   }
 
-  syncfs(_ctx: Context, node: bigint): void {
+  async syncfs(_ctx: Context, node: bigint): Promise<void> {
     const fd = this.reopen(this.node(node), O_RDONLY);
     try {
-      syncfs(fd);
+      await syncfsAsync(fd);
     } finally {
       close(fd);
     }

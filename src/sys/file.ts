@@ -4,6 +4,7 @@
  * passed to the kernel in place (a subarray limits the length).
  */
 import { libc, lastErrno } from './libc.js';
+import { callAsync } from './lock.js';
 import { SysError } from './errno.js';
 import { cstr, addressOf, type PathArg } from './util.js';
 import {
@@ -334,6 +335,18 @@ export function linkat(olddirfd: number, oldpath: PathArg, newdirfd: number, new
 }
 
 // ---- sync / space / offsets ---------------------------------------------------------------
+
+/**
+ * fsync, fdatasync and syncfs can take long on a busy disk; these variants
+ * run them on libuv's thread pool so a serving loop can go on meanwhile.
+ */
+export function fsyncAsync(fd: number, datasync = false): Promise<void> {
+  return callAsync(datasync ? fdatasync_ : fsync_, datasync ? 'fdatasync' : 'fsync', [fd]).then(() => undefined);
+}
+
+export function syncfsAsync(fd: number): Promise<void> {
+  return callAsync(syncfs_, 'syncfs', [fd]).then(() => undefined);
+}
 
 export function fsync(fd: number): void {
   if ((fsync_(fd) as number) < 0) throw new SysError(lastErrno(), 'fsync');

@@ -296,6 +296,46 @@ describe('passthroughfs CLI', { timeout: 120_000 }, () => {
     });
   });
 
+  it('as a non-root user: mounts through fusermount3, serves as that user, unmounts', async (t) => {
+    const NOBODY = 65534;
+    const probe = spawnSync('fusermount3', ['-V'], { encoding: 'utf8' });
+    if (probe.error) return t.skip('fusermount3 is not installed (package fuse3)');
+    const asNobody = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 15_000, uid: NOBODY, gid: NOBODY, cwd: '/' });
+    if (spawnSync('test', ['-r', BIN, '-a', '-r', '/dev/fuse'], { uid: NOBODY, gid: NOBODY }).status !== 0) {
+      return t.skip('user nobody cannot read the project or /dev/fuse (mode 0666 is the usual)');
+    }
+    await withDirs(async ({ dir, src, mnt }) => {
+      fs.chmodSync(dir, 0o755);
+      for (const p of [src, mnt, join(src, 'hello.txt'), join(src, 'sub')]) fs.chownSync(p, NOBODY, NOBODY);
+      let pids: number[] = [];
+      try {
+        const r = asNobody(['mount', src, mnt]);
+        assert.equal(r.status, 0, r.stderr);
+        pids = pidsWithArg(mnt);
+        // Without allow_other only the mounting user gets in (not even root).
+        assert.throws(() => fs.readdirSync(mnt), { code: 'EACCES' });
+        const w = spawnSync('sh', ['-c', `cat ${mnt}/hello.txt && echo new > ${mnt}/made && mkdir ${mnt}/d`], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+        assert.equal(w.status, 0, w.stderr);
+        assert.equal(w.stdout, 'hello from src\n');
+        assert.equal(fs.statSync(join(src, 'made')).uid, NOBODY);
+        assert.equal(fs.statSync(join(src, 'd')).uid, NOBODY);
+        const info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+        assert.match(info, new RegExp(`${mnt} .*user_id=${NOBODY}`));
+        const u = asNobody(['umount', mnt]);
+        assert.equal(u.status, 0, u.stderr);
+        assert.equal(isMountPoint(mnt), false);
+        assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 5000), 'daemon gone after umount');
+      } finally {
+        for (const pid of pids) {
+          if (!alive(pid)) continue;
+          if (isMountPoint(mnt)) spawnSync('umount', ['-l', mnt]);
+          process.kill(pid, 'SIGKILL');
+          await waitFor(() => !alive(pid), 5000);
+        }
+      }
+    });
+  });
+
   it('no fd leak in the daemon across a create/read/unlink workload', async () => {
     await withDirs(async ({ src, mnt }) => {
       await withDaemon(src, mnt, [], async (d) => {

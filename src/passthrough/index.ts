@@ -20,15 +20,17 @@ export function sessionOptionsFor(o: PassthroughOptions): SessionOptions {
       readdirplus: o.readdirplus && o.cache !== 'never',
       readdirplusAuto: o.readdirplus && o.cache !== 'never',
       passthrough: o.passthroughIo,
-      // Locks are handled by the kernel on the client side (exact POSIX semantics
-      // for every process using the mount); see the README.
+      // POSIX record locks are handled by the kernel (exact semantics for every
+      // process using the mount); flock locks are taken on the host files.
       posixLocks: false,
-      flockLocks: false,
+      flockLocks: true,
       // Lookups of "." and ".." would let a client walk above a directory moved out of the tree.
       exportSupport: false,
       createSuppGroup: true,
-      // Extended attributes of ACLs are not exposed unless --xattr.
-      dontMask: false,
+      // The kernel checks POSIX ACLs (fetched from us) and leaves the umask to
+      // the host, which ignores it under a default ACL, as natively.
+      posixAcl: true,
+      dontMask: true,
     },
   };
 }

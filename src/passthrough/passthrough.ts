@@ -17,18 +17,18 @@
 import type { Context } from '../fs/context.js';
 import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
-  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, OpenReply, SetAttrIn, StatFs, StatxReply,
+  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
-import { FOPEN, InitFlag } from '../fuse/abi.js';
+import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID } from '../fuse/abi.js';
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
   DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
   O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, SEEK_SET,
   STATX_BASIC_STATS, STATX_MNT_ID, S_IFDIR, S_IFLNK, S_IFREG, SysError, UTIME_NOW, UTIME_OMIT,
-  close, copyFileRange, errno as E, faccessat, fallocate, fchmod, fchmodat, fchownat, fstatfs,
+  F_RDLCK, F_UNLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, close, copyFileRange, flock, errno as E, faccessat, fallocate, fchmod, fchmodat, fchownat, fstatfs,
   ftruncate, fsyncAsync, futimens, getdents64, getxattrFd, linkat, listxattrFd, lseek, lseekBig, makedev, mkdirat, mknodat,
-  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, statxInto, symlinkat, syncfsAsync,
-  umask, unlinkat, utimensat, type Timespecs,
+  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, splitXattrList, statxInto, symlinkat, syncfsAsync,
+  CLONE_FS, umask, unlinkat, unshare, utimensat, type Timespecs,
 } from '../sys/index.js';
 import { attrFromStatx, keyFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
 import { Credentials } from './creds.js';
@@ -50,6 +50,28 @@ function checkName(name: Buffer): void {
   if (n === 0 || (name[0] === 0x2e && (n === 1 || (n === 2 && name[1] === 0x2e)))) fail(E.EINVAL!, 'name');
   if (name.indexOf(0x2f) >= 0 || name.indexOf(0) >= 0) fail(E.EINVAL!, 'name');
   if (n > NAME_MAX) fail(E.ENAMETOOLONG!, 'name');
+}
+
+const ACL_ACCESS = Buffer.from('system.posix_acl_access');
+const ACL_DEFAULT = Buffer.from('system.posix_acl_default');
+
+function isAclName(name: Buffer): boolean {
+  return name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT);
+}
+
+/** A get/list xattr call with the size probe, retried if the value grows in between. */
+function sizedRead(call: (buf: Buffer | null) => number): Buffer {
+  for (let tries = 0; ; tries++) {
+    const n = call(null);
+    if (n === 0) return Buffer.alloc(0);
+    const b = Buffer.allocUnsafe(n);
+    try {
+      return b.subarray(0, call(b));
+    } catch (e) {
+      if (tries < 3 && e instanceof SysError && e.errno === E.ERANGE) continue;
+      throw e;
+    }
+  }
 }
 
 /** The FUSE rdev encoding (new_encode_dev) → glibc dev_t. */
@@ -79,8 +101,22 @@ export class PassthroughFs implements FileSystem {
       close(fd);
       throw e;
     }
-    // Modes arrive with the client's umask applied already; the host must not apply another.
+    // The caller's umask is applied by the host, per request (DONT_MASK), so
+    // that a parent's default ACL can override it as it does natively. That
+    // needs a umask of this thread's own.
+    unshare(CLONE_FS);
     umask(0);
+  }
+
+  private umaskNow = 0;
+
+  /** Make the host apply the caller's umask to what this thread creates next. */
+  private callerUmask(ctx: Context): void {
+    const u = ctx.umask & 0o777;
+    if (u !== this.umaskNow) {
+      umask(u);
+      this.umaskNow = u;
+    }
   }
 
   init(conn: ConnectionInfo, services: SessionServices): void {
@@ -300,6 +336,7 @@ export class PassthroughFs implements FileSystem {
     this.readOnly();
     const p = this.node(parent);
     checkName(name);
+    this.callerUmask(ctx);
     this.creds.run(ctx, () => mknodat(p.fd, name, mode, hostDev(rdev)));
     return this.lookupIn(p, name);
   }
@@ -308,6 +345,7 @@ export class PassthroughFs implements FileSystem {
     this.readOnly();
     const p = this.node(parent);
     checkName(name);
+    this.callerUmask(ctx);
     this.creds.run(ctx, () => mkdirat(p.fd, name, mode));
     return this.lookupIn(p, name);
   }
@@ -370,6 +408,7 @@ export class PassthroughFs implements FileSystem {
     const p = this.node(parent);
     checkName(name);
     const hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat2(p.fd, name, hf, mode & 0o7777, LOOKUP_RESOLVE));
     try {
       const entry = this.adopt(fd);
@@ -384,6 +423,7 @@ export class PassthroughFs implements FileSystem {
     this.readOnly();
     const p = this.node(parent);
     const hf = (this.hostFlags(flags) & ~O_CREAT) | O_TMPFILE | O_CLOEXEC;
+    this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${p.fd}`, hf, mode & 0o7777));
     try {
       const entry = this.adopt(fd);
@@ -431,6 +471,44 @@ export class PassthroughFs implements FileSystem {
     const a = this.handles.get(fhIn, nodeIn);
     const b = this.handles.get(fhOut, nodeOut);
     return copyFileRange(a.fd, offIn, b.fd, offOut, len, flags);
+  }
+
+  // ---- locks -----------------------------------------------------------------
+
+  /**
+   * flock(2) locks go to the host file, so they conflict with host processes
+   * too; each client open file is one host open file, which is exactly
+   * flock's unit of ownership. POSIX record locks stay with the kernel (the
+   * session does not ask for them), see the README.
+   */
+  setlk(ctx: Context, node: bigint, fh: bigint, _owner: bigint, lock: FileLock, sleep: boolean, isFlock: boolean): void | Promise<void> {
+    if (!isFlock) fail(E.ENOSYS!, 'setlk');
+    const fd = this.handles.get(fh, node).fd;
+    if (lock.type === F_UNLCK) return flock(fd, LOCK_UN);
+    const op = lock.type === F_RDLCK ? LOCK_SH : LOCK_EX;
+    try {
+      return flock(fd, op | LOCK_NB);
+    } catch (e) {
+      if (!sleep || !(e instanceof SysError) || e.errno !== E.EWOULDBLOCK) throw e;
+    }
+    return this.waitFlock(fd, op, ctx.signal);
+  }
+
+  /**
+   * A waiting flock, polled rather than blocked in a pool thread: a blocked
+   * flock(2) cannot be called off, and could take the lock after the client
+   * was interrupted and went away.
+   */
+  private async waitFlock(fd: number, op: number, signal: AbortSignal | undefined): Promise<void> {
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (signal?.aborted) fail(E.EINTR!, 'flock');
+      try {
+        return flock(fd, op | LOCK_NB);
+      } catch (e) {
+        if (!(e instanceof SysError) || e.errno !== E.EWOULDBLOCK) throw e;
+      }
+    }
   }
 
   // ---- directories -----------------------------------------------------------
@@ -526,48 +604,43 @@ export class PassthroughFs implements FileSystem {
     this.creds.run(ctx, () => faccessat(inode.fd, '', mask, AT_EMPTY_PATH | AT_EACCESS));
   }
 
-  private xattrs(): void {
-    if (!this.opts.xattr) fail(E.ENOSYS!, 'xattr');
+  /**
+   * Without --xattr only the POSIX ACL attributes are served: the kernel needs
+   * them to check permissions exactly as the host would. Other names answer
+   * EOPNOTSUPP (not ENOSYS, which would make the kernel stop asking for ACLs too).
+   */
+  private xattrName(name: Buffer): void {
+    if (!this.opts.xattr && !isAclName(name)) fail(E.EOPNOTSUPP!, 'xattr');
   }
 
   getxattr(_ctx: Context, node: bigint, name: Buffer): Buffer {
-    this.xattrs();
+    this.xattrName(name);
     const fd = this.node(node).fd;
-    for (let tries = 0; ; tries++) {
-      const n = getxattrFd(fd, true, name, null);
-      const b = Buffer.allocUnsafe(n);
-      try {
-        return n === 0 ? b : b.subarray(0, getxattrFd(fd, true, name, b));
-      } catch (e) {
-        if (tries < 3 && e instanceof SysError && e.errno === E.ERANGE) continue;
-        throw e;
-      }
-    }
+    return sizedRead((b) => getxattrFd(fd, true, name, b));
   }
 
   listxattr(_ctx: Context, node: bigint): Buffer {
-    this.xattrs();
     const fd = this.node(node).fd;
-    for (let tries = 0; ; tries++) {
-      const n = listxattrFd(fd, true, null);
-      const b = Buffer.allocUnsafe(n);
-      try {
-        return n === 0 ? b : b.subarray(0, listxattrFd(fd, true, b));
-      } catch (e) {
-        if (tries < 3 && e instanceof SysError && e.errno === E.ERANGE) continue;
-        throw e;
-      }
+    const list = sizedRead((b) => listxattrFd(fd, true, b));
+    if (this.opts.xattr) return list;
+    return Buffer.concat(splitXattrList(list).filter(isAclName).map((n) => Buffer.concat([n, Buffer.of(0)])));
+  }
+
+  setxattr(_ctx: Context, node: bigint, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): void {
+    this.xattrName(name);
+    this.readOnly();
+    const inode = this.node(node);
+    setxattrFd(inode.fd, true, name, value, flags);
+    // Setting an ACL by someone outside the file's group drops setgid, as chmod would.
+    if ((setxattrFlags & SETXATTR_ACL_KILL_SGID) !== 0 && isAclName(name)) {
+      this.stat(inode.fd);
+      const mode = this.sx.readUInt16LE(28);
+      if (mode & 0o2000) fchmodat(inode.fd, '', mode & 0o7777 & ~0o2000, AT_EMPTY_PATH);
     }
   }
 
-  setxattr(_ctx: Context, node: bigint, name: Buffer, value: Buffer, flags: number): void {
-    this.xattrs();
-    this.readOnly();
-    setxattrFd(this.node(node).fd, true, name, value, flags);
-  }
-
   removexattr(_ctx: Context, node: bigint, name: Buffer): void {
-    this.xattrs();
+    this.xattrName(name);
     this.readOnly();
     removexattrFd(this.node(node).fd, true, name);
   }

@@ -1,0 +1,56 @@
+/**
+ * Conformance: every scenario runs on a fresh native directory and on a fresh directory seen through
+ * `passthroughfs mount`, and the two records must be equal (see conformance/harness.ts).
+ * PTFS_NATIVE_ONLY=1 runs the scenarios natively only (no daemon), to check the expectations themselves.
+ */
+import { conformanceBlock } from './conformance/harness.js';
+import * as names from './conformance/namespace.js';
+import * as attrs from './conformance/attrs.js';
+import * as data from './conformance/data.js';
+import * as special from './conformance/special.js';
+import * as misc from './conformance/misc.js';
+
+const all = [...names.scenarios, ...attrs.scenarios, ...data.scenarios, ...special.lockScenarios, ...special.scenarios, ...misc.scenarios];
+
+conformanceBlock('conformance, --cache=never (strict)', {
+  args: ['--cache=never', '--xattr'],
+  scenarios: [...all, ...attrs.xattrScenarios, misc.hostChanges, misc.negativeNotCached],
+});
+
+conformanceBlock('conformance, non-root callers (-o allow_other,default_permissions)', {
+  args: ['--cache=never', '--xattr', '-o', 'allow_other,default_permissions'],
+  scenarios: special.nonRootScenarios,
+});
+
+// Without default_permissions in -o: the daemon must still not serve a non-root caller with root's rights.
+conformanceBlock('conformance, non-root callers (-o allow_other only)', {
+  args: ['--cache=never', '--xattr', '-o', 'allow_other'],
+  scenarios: special.nonRootScenarios,
+});
+
+conformanceBlock('conformance, --cache=auto', {
+  args: ['--cache=auto'],
+  scenarios: [
+    names.lookup, names.createOpen, names.mkdirRmdir, names.unlink, names.rename, names.link, names.symlink,
+    names.readdirChanging, misc.access, misc.execMmap, attrs.setattr, attrs.timestamps, data.sparse, data.seekHoles,
+    data.concurrentAppend, data.partialWrites, data.copy, data.parallelClients, names.names,
+  ],
+});
+
+conformanceBlock('conformance, --cache=auto --negative-timeout=0', {
+  args: ['--cache=auto', '--negative-timeout=0'],
+  scenarios: [misc.negativeNotCached],
+});
+
+conformanceBlock('conformance, --writeback', {
+  args: ['--cache=auto', '--writeback'],
+  scenarios: [
+    names.createOpen, names.unlink, attrs.setattr, attrs.timestamps, data.sparse, data.seekHoles, data.efbig,
+    data.fallocateScenario, data.concurrentAppend, data.partialWrites, data.copy, data.parallelClients, misc.execMmap,
+  ],
+  todo: {
+    // Kernel limits of the writeback cache, not of the daemon:
+    [data.seekHoles.name]: 'writeback cache: the kernel sends FUSE_LSEEK without flushing dirty pages first, so the host sees no data yet',
+    [data.efbig.name]: 'writeback cache: the kernel takes writes past the host\'s maximum file size into the page cache; EFBIG only surfaces at writeback',
+  },
+});

@@ -22,7 +22,7 @@ import { makeTempDir, removeTempDir } from './helpers.js';
 /** PassthroughFs called with the FileSystem interface's full argument lists (as the session calls it), its results synchronous. */
 type Api = {
   [K in FileSystemMethod & keyof PassthroughFs]: (...args: Parameters<NonNullable<FileSystem[K]>>) =>
-    PassthroughFs[K] extends (...a: never[]) => infer R ? R : never;
+    NonNullable<PassthroughFs[K]> extends (...a: never[]) => infer R ? R : never;
 };
 
 const ROOT = 1n;
@@ -101,7 +101,7 @@ describe('containment: a hostile client cannot reach outside the shared director
     fs.mkdirSync(join(src, 'sub'));
     secretFd = fs.openSync(secret, 'r');
     before0 = snapshot(outside);
-    pfs = new PassthroughFs({ ...defaultOptions(src), xattr: true });
+    pfs = new PassthroughFs({ ...defaultOptions(src), xattr: true, statx: true });
     api = pfs as unknown as Api;
   });
 

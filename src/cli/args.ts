@@ -21,6 +21,8 @@ Options for mount:
   --allow-direct-io                    honour O_DIRECT from clients (default: dropped)
   --xattr                              serve extended attributes
   --passthrough                        use the kernel's FUSE passthrough for file data (root, kernel >= 6.9)
+  --statx                              serve birth times (FUSE_STATX); costs a round trip per stat
+                                       from callers that ask for them
   --threads=N                          serving threads (default 1)
   -o OPT[,OPT...]                      mount options: allow_other, default_permissions, ro, rw,
                                        fsname=NAME, subtype=NAME, max_read=N, suid, dev, exec,
@@ -125,6 +127,7 @@ export function parseArgs(argv: string[]): Command {
       case '--allow-direct-io': flag(); fs.allowDirectIo = true; break;
       case '--xattr': flag(); fs.xattr = true; break;
       case '--passthrough': flag(); fs.passthroughIo = true; break;
+      case '--statx': flag(); fs.statx = true; break;
       case '--threads': {
         const v = value();
         if (!/^[1-9]\d*$/.test(v) || Number(v) > 64) throw new UsageError(`--threads needs a number from 1 to 64, not "${v}"`);

@@ -91,8 +91,11 @@ function report(kind: 'ready' | 'error', text = ''): void {
 async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
   let dev;
   try {
-    // The kernel checks permissions for every caller (see passthrough.ts), whatever -o says.
-    dev = mountFuse(c.mountpoint, { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions: true });
+    // With other users on the mount, the kernel checks every caller's permissions
+    // before a request reaches the daemon (see passthrough.ts).
+    c.fs.allowOther = c.mount.allowOther === true;
+    const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
+    dev = mountFuse(c.mountpoint, { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions });
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     report('error', m);

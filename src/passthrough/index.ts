@@ -27,9 +27,10 @@ export function sessionOptionsFor(o: PassthroughOptions): SessionOptions {
       // Lookups of "." and ".." would let a client walk above a directory moved out of the tree.
       exportSupport: false,
       createSuppGroup: true,
-      // The kernel checks POSIX ACLs (fetched from us) and leaves the umask to
-      // the host, which ignores it under a default ACL, as natively.
-      posixAcl: true,
+      // With other users, the kernel checks POSIX ACLs (fetched from us; this
+      // implies default_permissions). The umask is left to the host, which
+      // ignores it under a default ACL, as natively.
+      posixAcl: o.allowOther,
       dontMask: true,
     },
   };

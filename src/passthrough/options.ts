@@ -23,12 +23,21 @@ export interface PassthroughOptions {
   /** Use the kernel's FUSE passthrough data path when it is available. */
   passthroughIo: boolean;
   readOnly: boolean;
+  /**
+   * Users other than the daemon's own may use the mount (-o allow_other). Then
+   * the kernel checks permissions (default_permissions, POSIX ACLs) before
+   * anything reaches us; otherwise every caller has the daemon's identity and
+   * the host's own checks are the native ones.
+   */
+  allowOther: boolean;
+  /** Serve FUSE_STATX (birth times), at one round trip per stat from callers asking for btime. */
+  statx: boolean;
 }
 
 export function defaultOptions(source: string): PassthroughOptions {
   return {
     source, cache: 'auto', writeback: false, readdirplus: true, allowDirectIo: false, xattr: false,
-    passthroughIo: false, readOnly: false,
+    passthroughIo: false, readOnly: false, allowOther: false, statx: false,
   };
 }
 

@@ -8,11 +8,17 @@
  * "..", or hold "/" or NUL are refused. Files are reopened for I/O through
  * /proc/self/fd only when they are regular files or directories.
  *
- * Permissions: the daemon mounts with default_permissions, so the kernel
- * checks mode bits for every caller before a request reaches us; operations
- * then run with the daemon's rights, except those that create objects, which
- * run as the caller (creds.ts) so new objects get the caller's ownership and
- * the host applies its own checks too.
+ * Permissions: when other users may use the mount (allow_other), it is
+ * mounted with default_permissions and POSIX ACL support, so the kernel
+ * checks mode bits and ACLs for every caller before a request reaches us.
+ * Without allow_other the kernel lets only the daemon's own identity in, so
+ * the host's checks on our syscalls are the native ones, and the kernel skips
+ * a GETATTR of the parent per create/unlink that its checks would cost.
+ * Operations that create objects run as the caller (creds.ts), so new objects
+ * get the caller's ownership and the host checks the caller's rights too.
+ *
+ * There is no FLUSH: nothing is buffered here and POSIX locks are the
+ * kernel's, so answering ENOSYS once spares a round trip on every close.
  */
 import type { Context } from '../fs/context.js';
 import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
@@ -93,6 +99,7 @@ export class PassthroughFs implements FileSystem {
 
   constructor(readonly opts: PassthroughOptions) {
     this.t = timeouts(opts);
+    if (opts.statx) this.statx = (_ctx, node, _fh, flags, mask) => this.statxOf(node, flags, mask);
     const fd = openat(AT_FDCWD, opts.source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
       this.stat(fd);
@@ -444,10 +451,6 @@ export class PassthroughFs implements FileSystem {
     return pwrite(h.fd, data, offset);
   }
 
-  flush(): void {
-    // Nothing is buffered here; locks are the kernel's (see the README).
-  }
-
   release(_ctx: Context, node: bigint, fh: bigint): void {
     this.closeHandle(fh, node);
   }
@@ -654,7 +657,10 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  statx(_ctx: Context, node: bigint, _fh: bigint | undefined, flags: number, mask: number): StatxReply {
+  /** Only with the `statx` option (see options.ts); otherwise the kernel falls back to GETATTR. */
+  readonly statx?: (ctx: Context, node: bigint, fh: bigint | undefined, flags: number, mask: number) => StatxReply;
+
+  private statxOf(node: bigint, flags: number, mask: number): StatxReply {
     const fd = this.node(node).fd;
     const sync = flags & 0x6000; // AT_STATX_SYNC_TYPE
     const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, (mask | STATX_BASIC_STATS) & ~STATX_MNT_ID, this.sx);

@@ -126,7 +126,7 @@ describe('passthroughfs CLI', { timeout: 120_000 }, () => {
         ['frobnicate'],
         ['mount', src, mnt, '--bogus'],
         ['mount', src, mnt, '--cache=bogus'],
-        ['mount', src, mnt, '--threads=0'],
+        ['mount', src, mnt, '--entry-timeout=soon'],
         ['mount', src, mnt, '-o', 'bogus'],
         ['mount', src],
         ['mount', src, mnt, 'extra'],

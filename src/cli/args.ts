@@ -23,7 +23,6 @@ Options for mount:
   --passthrough                        use the kernel's FUSE passthrough for file data (root, kernel >= 6.9)
   --statx                              serve birth times (FUSE_STATX); costs a round trip per stat
                                        from callers that ask for them
-  --threads=N                          serving threads (default 1)
   -o OPT[,OPT...]                      mount options: allow_other, default_permissions, ro, rw,
                                        fsname=NAME, subtype=NAME, max_read=N, suid, dev, exec,
                                        noexec, noatime, nodiratime, sync, dirsync
@@ -38,7 +37,7 @@ export type Command =
   | { cmd: 'help' }
   | { cmd: 'version' }
   | { cmd: 'umount'; mountpoint: string }
-  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel; threads: number };
+  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel };
 
 function seconds(flag: string, v: string): number {
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} needs a number of seconds, not "${v}"`);
@@ -93,7 +92,6 @@ export function parseArgs(argv: string[]): Command {
   const mount: MountOptions = {};
   let foreground = false;
   let logLevel: LogLevel = 'warn';
-  let threads = 1;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('-') || a === '-') { positional.push(a); continue; }
@@ -128,12 +126,6 @@ export function parseArgs(argv: string[]): Command {
       case '--xattr': flag(); fs.xattr = true; break;
       case '--passthrough': flag(); fs.passthroughIo = true; break;
       case '--statx': flag(); fs.statx = true; break;
-      case '--threads': {
-        const v = value();
-        if (!/^[1-9]\d*$/.test(v) || Number(v) > 64) throw new UsageError(`--threads needs a number from 1 to 64, not "${v}"`);
-        threads = Number(v);
-        break;
-      }
       case '--log-level': {
         const v = value();
         if (!LOG_LEVELS.includes(v as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${v}"`);
@@ -152,5 +144,5 @@ export function parseArgs(argv: string[]): Command {
   if (positional.length < 2) throw new UsageError('mount needs <source> and <mountpoint>');
   if (positional.length > 2) throw new UsageError(`unexpected argument "${positional[2]}"`);
   fs.source = positional[0]!;
-  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, threads };
+  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel };
 }

@@ -105,8 +105,9 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
   const w = serveInWorkers(
     { module: new URL('../passthrough/index.js', import.meta.url).href, export: 'createPassthroughFs', args: c.fs },
     dev,
+    // One serving thread: the inode store lives in its heap (see docs/benchmarks.md
+    // for why more threads do not pay on small machines).
     opts,
-    c.threads,
   );
   let stopping = false;
   const stop = () => {

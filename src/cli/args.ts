@@ -1,6 +1,7 @@
 /** Command-line parsing for `passthroughfs`. Errors are UsageError: exit 2, one line, the usage hint. */
 import { CACHE_POLICIES, defaultOptions, type CachePolicy, type PassthroughOptions } from '../passthrough/options.js';
 import type { MountOptions } from '../fuse/mount.js';
+import { LOG_LEVELS, type LogLevel } from '../fuse/log.js';
 
 export class UsageError extends Error {}
 
@@ -30,8 +31,6 @@ Options for mount:
   --log-level=error|warn|info|debug    what to log to stderr (default warn)
   -h, --help                           show this help`;
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 export type Command =
   | { cmd: 'help' }

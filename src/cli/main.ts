@@ -3,9 +3,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMountPoint, mountFuse, unmountFuse } from '../fuse/mount.js';
-import { serveInWorkers } from '../fuse/worker.js';
-import { sessionOptionsFor } from '../passthrough/index.js';
+import { isMountPoint, unmountFuse } from '../fuse/mount.js';
+import { stderrLog } from '../fuse/log.js';
+import { FuseSession } from '../fuse/session.js';
+import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
@@ -88,50 +89,40 @@ function report(kind: 'ready' | 'error', text = ''): void {
   }
 }
 
+/**
+ * The daemon proper. It serves on the main thread, which does nothing else:
+ * between requests it sleeps in poll(2), waking now and then for signals. The
+ * unmount a signal triggers runs off this thread, which keeps serving until
+ * the kernel lets go (writeback flushes need answers).
+ */
 async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
-  let dev;
+  let session: FuseSession;
   try {
     // With other users on the mount, the kernel checks every caller's permissions
     // before a request reaches the daemon (see passthrough.ts).
     c.fs.allowOther = c.mount.allowOther === true;
     const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
-    dev = mountFuse(c.mountpoint, { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions });
+    const fs = createPassthroughFs(c.fs);
+    const log = stderrLog(c.logLevel);
+    session = FuseSession.mount(fs, c.mountpoint, {
+      mount: { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions },
+      session: { ...sessionOptionsFor(c.fs), log, debug: c.logLevel === 'debug' },
+    });
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     report('error', m);
     fail(m);
   }
-  const opts = { ...sessionOptionsFor(c.fs), logLevel: c.logLevel };
-  const w = serveInWorkers(
-    { module: new URL('../passthrough/index.js', import.meta.url).href, export: 'createPassthroughFs', args: c.fs },
-    dev,
-    // One serving thread: the inode store lives in its heap (see docs/benchmarks.md
-    // for why more threads do not pay on small machines).
-    opts,
-  );
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    try {
-      unmountFuse(c.mountpoint, true);
-    } catch (e) {
-      if (isMountPoint(c.mountpoint)) process.stderr.write(`passthroughfs: unmount failed: ${String(e)}\n`);
-    }
-  };
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
-  void w.ready.then(() => report('ready'));
+  session.unmountOnSignals();
+  report('ready');
   try {
-    await w.done;
+    await session.serve({ ownThread: true });
     return 0;
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     process.stderr.write(`passthroughfs: ${m}\n`);
-    report('error', m);
-    stop();
+    await session.unmount().catch(() => undefined);
     return 1;
-  } finally {
-    dev.close();
   }
 }
 

@@ -2,7 +2,7 @@
  * Mounting and unmounting a FUSE connection: mount(2) when we are root,
  * fusermount3 (setuid helper, passes the device fd back over a socket) when not.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import koffi from 'koffi';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -196,3 +196,28 @@ export function unmountFuse(mountpoint: string, lazy = true): void {
   if (r.status !== 0) throw new Error(`fusermount3 -u failed: ${(r.stderr || '').trim() || r.error?.message || `exit ${r.status}`}`);
 }
 
+
+/**
+ * Unmount without blocking this thread: umount2 on the thread pool (root) or
+ * fusermount3 as a child process. Use it from the thread that serves the
+ * mount, which must keep answering requests (e.g. writeback flushes) meanwhile.
+ */
+export function unmountFuseAsync(mountpoint: string): Promise<void> {
+  const target = resolve(mountpoint);
+  if (process.geteuid?.() === 0) {
+    const call = (flags: number) => new Promise<number>((res) => {
+      c_umount2.async(target, flags, (err: unknown, r: number) => res(err ? -E.EIO! : r < 0 ? -lastErrno() : 0));
+    });
+    return call(UMOUNT_NOFOLLOW).then(async (r) => {
+      if (r === -E.EBUSY!) r = await call(MNT_DETACH | UMOUNT_NOFOLLOW);
+      if (r < 0) throw new SysError(-r, `umount ${target}`);
+    });
+  }
+  return new Promise((res, rej) => {
+    const c = spawn('fusermount3', ['-u', '-z', '--', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d) => (err += d));
+    c.on('error', rej);
+    c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`fusermount3 -u failed: ${err.trim() || `exit ${code}`}`))));
+  });
+}

@@ -17,7 +17,7 @@ import type {
   AttrReply, CreateReply, Entry, FileLock, IoctlReply, OpenReply, StatFs, StatxReply,
 } from '../fs/types.js';
 import {
-  FOPEN, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE, InitFlag, Opcode,
+  FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE, InitFlag, Opcode,
   OUT_HEADER_SIZE, opcodeName,
 } from './abi.js';
 import {
@@ -38,6 +38,8 @@ export interface Channel {
   write(buf: Buffer, len: number): number;
   pollAsync(timeoutMs: number): Promise<number>;
   setNonblocking(on: boolean): void;
+  /** Sleep until readable or timeout (0 on timeout); lets a loop own its thread. */
+  pollSync?(timeoutMs: number): number;
   /** FUSE passthrough backing files (the /dev/fuse device has them). */
   backingOpen?(fd: number): number;
   backingClose?(id: number): void;
@@ -51,7 +53,10 @@ const defaultLog: Log = (level, msg) => {
 
 /** Kernel page count cap (fs.fuse.max_pages_limit default). */
 const MAX_PAGES_LIMIT = 256;
-const OFFSET_MAX = 0x7fffffffffffffffn;
+/** A thread-owning loop lets the event loop run this often while idle… */
+const PARK_MS = 200;
+/** …and under sustained load. */
+const YIELD_MS = 50;
 
 interface Pending {
   ctx: RequestContext;
@@ -128,36 +133,56 @@ export class Server {
 
   /**
    * Serve until the connection ends (ENODEV: unmounted or aborted) or stop()
-   * is called. `blocking` lets the loop park the thread in poll(2) while idle.
+   * is called.
+   *
+   * With `ownThread`, the loop owns its thread: while idle it sleeps in
+   * poll(2) rather than in the event loop, so a request costs no event-loop
+   * turn and no thread hop. It still lets the event loop run every
+   * PARK_MS while idle and every YIELD_MS under load, so signal handlers,
+   * timers and async methods keep working (on the main thread too). Without
+   * it, the loop waits for requests on the thread pool and yields often:
+   * for filesystems that share their thread with other work.
    */
-  async run(blocking = false): Promise<void> {
+  async run(ownThread = false): Promise<void> {
     const chan = this.chan;
-    // Blocking mode sleeps in read(2) while nothing is pending; the fd turns
-    // non-blocking only while async requests wait, so their completions are
-    // never stuck behind a read.
-    let nonblocking = !blocking;
-    chan.setNonblocking(nonblocking);
+    chan.setNonblocking(true);
+    const park = ownThread && chan.pollSync !== undefined;
     let sinceYield = 0;
+    let lastYield = performance.now();
+    const yieldNow = async () => {
+      sinceYield = 0;
+      lastYield = performance.now();
+      await new Promise<void>((r) => setImmediate(r));
+    };
+    // When requests come one at a time, each read would fail with EAGAIN
+    // before the poll; so after a wait, poll first (two syscalls a request,
+    // not three), probing every few requests whether a queue has built up.
+    let pollFirst = false;
+    let probe = 0;
     for (;;) {
       if (this.stopping) break;
-      if (blocking && nonblocking !== this.pending.size > 0) {
-        nonblocking = !nonblocking;
-        chan.setNonblocking(nonblocking);
+      const polled = pollFirst && park && this.pending.size === 0 && (++probe & 7) !== 0;
+      if (polled) {
+        const r = chan.pollSync!(PARK_MS);
+        if (r === 0) await yieldNow();
+        if (r <= 0) continue;
       }
       const n = chan.read(this.inBuf);
       if (n > 0) {
+        if (!polled) pollFirst = false;
         this.handle(this.inBuf, n);
-        // Let promise continuations (async replies) run; in event-loop mode also
-        // let timers and I/O in now and then under sustained load.
+        // Let promise continuations (async replies) run.
         if (this.pending.size > 0) await null;
-        if (!blocking && ++sinceYield >= 64) {
-          sinceYield = 0;
-          await new Promise<void>((r) => setImmediate(r));
-        }
+        if (++sinceYield >= 64 && (!park || performance.now() - lastYield > YIELD_MS)) await yieldNow();
         continue;
       }
       if (n === -E.EAGAIN!) {
-        await this.waitReadableOrSettled();
+        if (park && this.pending.size === 0) {
+          pollFirst = true;
+          if (chan.pollSync!(PARK_MS) === 0) await yieldNow();
+        } else {
+          await this.waitReadableOrSettled();
+        }
         continue;
       }
       if (n === -E.EINTR! || n === -E.ENOENT!) continue; // interrupted read / request vanished
@@ -615,4 +640,3 @@ export class Server {
   }
 }
 
-export { OFFSET_MAX, FOPEN };

@@ -4,7 +4,7 @@
  */
 import type { FileSystem } from '../fs/filesystem.js';
 import { FuseDevice } from '../transport/fusedev.js';
-import { mountFuse, unmountFuse, type MountOptions } from './mount.js';
+import { isMountPoint, mountFuse, unmountFuseAsync, type MountOptions } from './mount.js';
 import { Notifier } from './notify.js';
 import type { SessionOptions } from './options.js';
 import { Server } from './server.js';
@@ -36,35 +36,39 @@ export class FuseSession {
   /**
    * Serve requests on this thread until the filesystem is unmounted. Resolves
    * once in-flight requests have finished and the device is closed.
+   *
+   * `ownThread`: this thread does nothing but serve (as in the passthroughfs
+   * daemon): it sleeps in poll(2) between requests and lets the event loop
+   * run only now and then. Otherwise requests are awaited on the thread pool
+   * and the event loop stays fully responsive.
    */
-  serve(): Promise<void> {
-    this.serving ??= this.server.run(false).finally(() => {
+  serve(opts: { ownThread?: boolean } = {}): Promise<void> {
+    this.serving ??= this.server.run(opts.ownThread ?? false).finally(() => {
       this.removeSignalHandlers();
       this.device.close();
     });
     return this.serving;
   }
 
-  /** Unmount (lazily if busy). serve() resolves once the kernel lets go. */
-  unmount(): void {
+  /**
+   * Unmount (lazily if busy). serve() resolves once the kernel lets go. Safe to
+   * call from the serving thread: the unmount itself runs elsewhere.
+   */
+  async unmount(): Promise<void> {
     if (this.unmounted) return;
     this.unmounted = true;
     try {
-      unmountFuse(this.mountpoint, true);
+      await unmountFuseAsync(this.mountpoint);
     } catch (e) {
       // Already gone (umount(8) from outside) is fine.
-      if (!/EINVAL|ENOENT|not mounted|not found/.test(String(e))) throw e;
+      if (isMountPoint(this.mountpoint)) throw e;
     }
   }
 
   /** Unmount on SIGINT/SIGTERM/SIGHUP. */
   unmountOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']): this {
     const h = () => {
-      try {
-        this.unmount();
-      } catch (e) {
-        process.stderr.write(`passthroughfs: unmount failed: ${String(e)}\n`);
-      }
+      this.unmount().catch((e: unknown) => process.stderr.write(`passthroughfs: unmount failed: ${String(e)}\n`));
     };
     for (const s of signals) process.on(s, h);
     this.signalHandler = () => {

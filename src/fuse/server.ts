@@ -30,6 +30,15 @@ import { DEFAULT_MAX_WRITE, PAGE_SIZE, requestedFlags, type SessionOptions } fro
 import { ProtocolError, type DecodedRequest, type Request } from './request.js';
 import { RequestContext } from './context.js';
 
+/** A thrown value as text, whatever it is (no prototype, throwing toString…). */
+function describe(e: unknown): string {
+  try {
+    return e instanceof Error ? e.stack ?? e.message : String(e);
+  } catch {
+    return Object.prototype.toString.call(e);
+  }
+}
+
 /** What the loop needs from a transport (the /dev/fuse device or a test double). */
 export interface Channel {
   /** One request into buf; its length, or a negative errno. */
@@ -220,7 +229,7 @@ export class Server {
     try {
       await this.fs.destroy?.();
     } catch (e) {
-      this.log('error', `destroy: ${String(e)}`);
+      this.log('error', `destroy: ${describe(e)}`);
     }
   }
 
@@ -243,14 +252,14 @@ export class Server {
 
   private rejectMalformed(buf: Buffer, len: number, e: unknown): void {
     const errno = e instanceof ProtocolError ? e.errno : E.EIO!;
-    if (!(e instanceof ProtocolError)) this.log('error', `decoder failure: ${String(e)}`);
+    if (!(e instanceof ProtocolError)) this.log('error', `decoder failure: ${describe(e)}`);
     if (len < IN_HEADER_SIZE) {
       this.log('warn', `dropping ${len}-byte message shorter than a request header`);
       return;
     }
     const opcode = buf.readUInt32LE(4);
     const unique = buf.readBigUInt64LE(8);
-    if (errno !== E.ENOSYS) this.log('warn', `malformed ${opcodeName(opcode)} request (unique ${unique}): ${(e as Error).message}`);
+    if (errno !== E.ENOSYS) this.log('warn', `malformed ${opcodeName(opcode)} request (unique ${unique}): ${e instanceof Error ? e.message : describe(e)}`);
     // FORGET and INTERRUPT never get replies; a reply would confuse the kernel.
     if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET || opcode === Opcode.INTERRUPT) return;
     this.sendError(unique, errno);
@@ -273,9 +282,15 @@ export class Server {
   }
 
   private replyError(unique: bigint, e: unknown, op: string): void {
-    let errno = toErrno(e);
-    const known = e !== null && typeof e === 'object' && ('errno' in e || 'code' in e);
-    if (!known) this.log('error', `${op}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    let errno = E.EIO!;
+    let known = false;
+    try {
+      errno = toErrno(e);
+      known = e !== null && typeof e === 'object' && ('errno' in e || 'code' in e);
+    } catch {
+      // A hostile thrown value (throwing getters, proxies): EIO.
+    }
+    if (!known) this.log('error', `${op}: ${describe(e)}`);
     if (!(errno > 0 && errno < 4096)) errno = E.EIO!;
     this.sendError(unique, errno);
   }
@@ -351,15 +366,7 @@ export class Server {
       this.log('warn', `${r.op} before INIT`);
       return this.sendError(u, E.EIO!);
     }
-    if (r.op === 'forget') {
-      fs.forget?.(h.nodeid, r.nlookup);
-      return;
-    }
-    if (r.op === 'batchForget') {
-      if (fs.batchForget) fs.batchForget(r.items);
-      else if (fs.forget) for (const it of r.items) fs.forget(it.node, it.nlookup);
-      return;
-    }
+    if (r.op === 'forget' || r.op === 'batchForget') return this.forget(r, h.nodeid);
     if (r.op === 'interrupt') return this.interrupt(r.target);
     if (r.op === 'notifyReply') return this.onNotifyReply?.(u, h.nodeid, r.offset, r.data);
 
@@ -507,6 +514,18 @@ export class Server {
       case 'setupmapping':
       case 'removemapping':
         return nosys();
+    }
+  }
+
+  /** FORGET never gets a reply, not even when the filesystem fails. */
+  private forget(r: Extract<Request, { op: 'forget' | 'batchForget' }>, nodeid = 0n): void {
+    const fs = this.fs;
+    try {
+      if (r.op === 'forget') fs.forget?.(nodeid, r.nlookup);
+      else if (fs.batchForget) fs.batchForget(r.items);
+      else if (fs.forget) for (const it of r.items) fs.forget(it.node, it.nlookup);
+    } catch (e) {
+      this.log('error', `forget: ${describe(e)}`);
     }
   }
 

@@ -447,10 +447,11 @@ class Writer {
     this.pos += n;
     return at;
   }
-  u32(v: number): this { this.buf.writeUInt32LE(v >>> 0, this.room(4)); return this; }
+  // room() may replace this.buf: reserve first, then write.
+  u32(v: number): this { const at = this.room(4); this.buf.writeUInt32LE(v >>> 0, at); return this; }
   u64(v: number): this { const at = this.room(8); u64(view(this.buf), at, v); return this; }
-  big(v: bigint): this { this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.room(8)); return this; }
-  bytes(b: Buffer): this { b.copy(this.buf, this.room(b.length)); return this; }
+  big(v: bigint): this { const at = this.room(8); this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), at); return this; }
+  bytes(b: Buffer): this { const at = this.room(b.length); b.copy(this.buf, at); return this; }
   cstr(b: Buffer): this { return this.bytes(b).zero(1); }
   zero(n: number): this { this.room(n); return this; }
 }

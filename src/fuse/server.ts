@@ -92,8 +92,7 @@ export class Server {
   /** Reply buffer for synchronous replies; read/readdir results are built in place here. */
   private out: Buffer;
   private readonly spareOut: Buffer[] = [];
-  private readonly dirbuf = new DirBuffer();
-  private dirbufBusy = false;
+  private dirbuf = new DirBuffer();
   private readonly pending = new Map<bigint, Pending>();
   private settled: (() => void) | undefined;
   private pollInFlight: Promise<number> | undefined;
@@ -580,16 +579,14 @@ export class Server {
     const plus = r.op === 'readdirplus';
     if (!(plus ? fs.readdirplus : fs.readdir)) return this.sendError(u, E.ENOSYS!);
     const size = Math.min(r.size, this.out.length - OUT_HEADER_SIZE);
-    // The shared sink is reused for synchronous methods; an async one gets its own.
-    const sink = this.dirbufBusy ? new DirBuffer() : this.dirbuf;
+    const sink = this.dirbuf;
     sink.reset(this.out, OUT_HEADER_SIZE, size);
-    let res = plus
+    const res = plus
       ? fs.readdirplus!(ctx, node, r.fh, r.offset, sink)
       : fs.readdir!(ctx, node, r.fh, r.offset, sink);
-    if (res instanceof Promise && sink === this.dirbuf) {
-      this.dirbufBusy = true;
-      res = res.finally(() => (this.dirbufBusy = false));
-    }
+    // An async method keeps this sink (and, through finish, its buffer) until
+    // its reply is written; later requests get a fresh one.
+    if (res instanceof Promise) this.dirbuf = new DirBuffer();
     this.finish(ctx, r.op, res, (_v, buf) => this.send(sink.offset, u, buf), true);
   }
 

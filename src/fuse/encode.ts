@@ -4,6 +4,7 @@
  * (tests, fuzzing, clients).
  */
 import type { Attr, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxAttr } from '../fs/types.js';
+import { ViewCache } from '../sys/util.js';
 import {
   COMPAT, ExtType, FATTR, IN_HEADER_SIZE, InitFlag, NotifyCode, Opcode, OUT_HEADER_SIZE, SIZE,
 } from './abi.js';
@@ -14,18 +15,9 @@ import type { InHeader, Request, RequestExt } from './request.js';
 const TWO32 = 4294967296;
 const TWO64 = 18446744073709551616;
 
-// Fields are written through a DataView: V8 inlines its accessors (several
-// times faster than Buffer.write*), and they wrap out-of-range values instead
-// of throwing. The session reuses one reply buffer, so one cached view suffices.
-let lastBuf: Buffer | undefined;
-let lastView: DataView = new DataView(new ArrayBuffer(0));
-function view(buf: Buffer): DataView {
-  if (buf !== lastBuf) {
-    lastView = new DataView(buf.buffer, buf.byteOffset, buf.length);
-    lastBuf = buf;
-  }
-  return lastView;
-}
+// DataView setters also wrap out-of-range values instead of throwing.
+const views = new ViewCache();
+const view = (buf: Buffer): DataView => views.of(buf);
 
 function u32(v: DataView, off: number, x: number): void {
   v.setUint32(off, x, true);

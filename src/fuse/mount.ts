@@ -3,29 +3,14 @@
  * fusermount3 (setuid helper, passes the device fd back over a socket) when not.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import koffi from 'koffi';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { libc, lastErrno } from '../sys/libc.js';
-import { SysError, errno as E } from '../sys/errno.js';
+import {
+  AF_UNIX, MNT_DETACH, MS_DIRSYNC, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY,
+  MS_SYNCHRONOUS, SOCK_CLOEXEC, SOCK_STREAM, SysError, UMOUNT_NOFOLLOW, close, errno as E, mount, recvFd,
+  socketpair, umount2, umount2Async,
+} from '../sys/index.js';
 import { FuseDevice } from '../transport/fusedev.js';
-
-const c_mount = libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)');
-const c_umount2 = libc.func('int umount2(const char *target, int flags)');
-const c_socketpair = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
-const c_recvmsg = libc.func('intptr_t recvmsg(int fd, void *msg, int flags)');
-const c_close = libc.func('int close(int fd)');
-
-const MS_RDONLY = 1;
-const MS_NOSUID = 2;
-const MS_NODEV = 4;
-const MS_NOEXEC = 8;
-const MS_SYNCHRONOUS = 16;
-const MS_DIRSYNC = 128;
-const MS_NOATIME = 1024;
-const MS_NODIRATIME = 2048;
-const MNT_DETACH = 2;
-const UMOUNT_NOFOLLOW = 8;
 
 export interface MountOptions {
   /** Source name shown in /proc/mounts. Default "passthroughfs". */
@@ -127,7 +112,11 @@ function mountDirect(target: string, opts: MountOptions, rootType: number): Fuse
     const { flags, data } = mountArgs(opts, dev.fd, rootType, process.getuid!(), process.getgid!());
     const fsname = escapeOpt(opts.fsname ?? 'passthroughfs');
     const type = `fuse.${escapeOpt(opts.subtype ?? 'passthroughfs')}`;
-    if ((c_mount(fsname, target, type, flags, data) as number) < 0) throw new SysError(lastErrno(), `mount ${target}`);
+    try {
+      mount(fsname, target, type, flags, data);
+    } catch (e) {
+      throw e instanceof SysError ? new SysError(e.errno, `mount ${target}`) : e;
+    }
     return dev;
   } catch (e) {
     dev.close();
@@ -136,11 +125,7 @@ function mountDirect(target: string, opts: MountOptions, rootType: number): Fuse
 }
 
 function mountWithFusermount(target: string, opts: MountOptions): FuseDevice {
-  const sv = [0, 0];
-  if ((c_socketpair(1 /* AF_UNIX */, 1 | 0o2000000 /* SOCK_STREAM|SOCK_CLOEXEC */, 0, sv) as number) < 0) {
-    throw new SysError(lastErrno(), 'socketpair');
-  }
-  const [ours, theirs] = sv as [number, number];
+  const [ours, theirs] = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
   try {
     const r = spawnSync('fusermount3', ['-o', fusermountOptions(opts), '--', target], {
       stdio: ['ignore', 'inherit', 'pipe', theirs],
@@ -149,34 +134,14 @@ function mountWithFusermount(target: string, opts: MountOptions): FuseDevice {
     });
     if (r.error) throw new Error(`fusermount3: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed (package fuse3)' : r.error.message}`);
     if (r.status !== 0) throw new Error(`fusermount3 failed: ${(r.stderr || '').trim() || `exit ${r.status}`}`);
-    return new FuseDevice(recvFd(ours));
+    // fusermount3 passes the opened /dev/fuse fd back with SCM_RIGHTS.
+    const fd = recvFd(ours);
+    if (fd < 0) throw new Error('fusermount3 did not pass a file descriptor');
+    return new FuseDevice(fd);
   } finally {
-    c_close(ours);
-    c_close(theirs);
+    close(ours);
+    close(theirs);
   }
-}
-
-/** Receive one fd sent with SCM_RIGHTS. */
-function recvFd(sock: number): number {
-  const data = Buffer.alloc(1);
-  const iov = Buffer.alloc(16);
-  const ctl = Buffer.alloc(64);
-  const msg = Buffer.alloc(56);
-  const koffiAddr = (b: Buffer) => koffi.address(b);
-  iov.writeBigUInt64LE(koffiAddr(data), 0);
-  iov.writeBigUInt64LE(1n, 8);
-  msg.writeBigUInt64LE(koffiAddr(iov), 16); // msg_iov
-  msg.writeBigUInt64LE(1n, 24); // msg_iovlen
-  msg.writeBigUInt64LE(koffiAddr(ctl), 32); // msg_control
-  msg.writeBigUInt64LE(BigInt(ctl.length), 40); // msg_controllen
-  const n = Number(c_recvmsg(sock, msg, 0));
-  if (n < 0) throw new SysError(lastErrno(), 'recvmsg');
-  const ctlLen = Number(msg.readBigUInt64LE(40));
-  // struct cmsghdr { size_t len; int level; int type; } then the fd.
-  if (ctlLen < 20 || ctl.readInt32LE(8) !== 1 /* SOL_SOCKET */ || ctl.readInt32LE(12) !== 1 /* SCM_RIGHTS */) {
-    throw new Error('fusermount3 did not pass a file descriptor');
-  }
-  return ctl.readInt32LE(16);
 }
 
 /**
@@ -186,11 +151,17 @@ function recvFd(sock: number): number {
 export function unmountFuse(mountpoint: string, lazy = true): void {
   const target = resolve(mountpoint);
   if (process.geteuid?.() === 0) {
-    if ((c_umount2(target, UMOUNT_NOFOLLOW) as number) === 0) return;
-    const e = lastErrno();
-    if (e === E.EBUSY && lazy && (c_umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) as number) === 0) return;
-    const e2 = e === E.EBUSY && lazy ? lastErrno() : e;
-    throw new SysError(e2, `umount ${target}`);
+    try {
+      umount2(target, UMOUNT_NOFOLLOW);
+    } catch (e) {
+      if (!(e instanceof SysError) || e.errno !== E.EBUSY || !lazy) throw retitle(e, target);
+      try {
+        umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+      } catch (e2) {
+        throw retitle(e2, target);
+      }
+    }
+    return;
   }
   const r = spawnSync('fusermount3', lazy ? ['-u', '-z', '--', target] : ['-u', '--', target], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`fusermount3 -u failed: ${(r.stderr || '').trim() || r.error?.message || `exit ${r.status}`}`);
@@ -205,12 +176,11 @@ export function unmountFuse(mountpoint: string, lazy = true): void {
 export function unmountFuseAsync(mountpoint: string): Promise<void> {
   const target = resolve(mountpoint);
   if (process.geteuid?.() === 0) {
-    const call = (flags: number) => new Promise<number>((res) => {
-      c_umount2.async(target, flags, (err: unknown, r: number) => res(err ? -E.EIO! : r < 0 ? -lastErrno() : 0));
-    });
-    return call(UMOUNT_NOFOLLOW).then(async (r) => {
-      if (r === -E.EBUSY!) r = await call(MNT_DETACH | UMOUNT_NOFOLLOW);
-      if (r < 0) throw new SysError(-r, `umount ${target}`);
+    return umount2Async(target, UMOUNT_NOFOLLOW).catch((e: unknown) => {
+      if (!(e instanceof SysError) || e.errno !== E.EBUSY) throw retitle(e, target);
+      return umount2Async(target, MNT_DETACH | UMOUNT_NOFOLLOW).catch((e2: unknown) => {
+        throw retitle(e2, target);
+      });
     });
   }
   return new Promise((res, rej) => {
@@ -220,4 +190,8 @@ export function unmountFuseAsync(mountpoint: string): Promise<void> {
     c.on('error', rej);
     c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`fusermount3 -u failed: ${err.trim() || `exit ${code}`}`))));
   });
+}
+
+function retitle(e: unknown, target: string): unknown {
+  return e instanceof SysError ? new SysError(e.errno, `umount ${target}`) : e;
 }

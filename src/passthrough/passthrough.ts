@@ -417,6 +417,11 @@ export class PassthroughFs implements FileSystem {
     const hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
     this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat2(p.fd, name, hf, mode & 0o7777, LOOKUP_RESOLVE));
+    return this.created(fd, flags);
+  }
+
+  /** The entry and open handle of a file just created through `fd`. */
+  private created(fd: number, flags: number): CreateReply {
     try {
       const entry = this.adopt(fd);
       return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags) };
@@ -432,13 +437,7 @@ export class PassthroughFs implements FileSystem {
     const hf = (this.hostFlags(flags) & ~O_CREAT) | O_TMPFILE | O_CLOEXEC;
     this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${p.fd}`, hf, mode & 0o7777));
-    try {
-      const entry = this.adopt(fd);
-      return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags) };
-    } catch (e) {
-      close(fd);
-      throw e;
-    }
+    return this.created(fd, flags);
   }
 
   read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer): number {

@@ -132,6 +132,21 @@ export function write(fd: number, buf: Uint8Array): number {
   return r;
 }
 
+/**
+ * read/write for loops where failures are routine (EAGAIN on a non-blocking
+ * fd, ENOENT for a FUSE reply to an interrupted request): the byte count, or
+ * a negative errno; nothing is thrown or allocated.
+ */
+export function readRaw(fd: number, buf: Uint8Array): number {
+  const r = read_(fd, buf, buf.byteLength) as number;
+  return r < 0 ? -lastErrno() : r;
+}
+
+export function writeRaw(fd: number, buf: Uint8Array, len: number): number {
+  const r = write_(fd, buf, len) as number;
+  return r < 0 ? -lastErrno() : r;
+}
+
 export function pread(fd: number, buf: Uint8Array, pos: number | bigint): number {
   const r = pread_(fd, buf, buf.byteLength, pos) as number;
   if (r < 0) throw new SysError(lastErrno(), 'pread');

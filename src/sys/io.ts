@@ -39,6 +39,17 @@ export function poll(fds: PollFd[], timeout: number): number {
   return r;
 }
 
+const pollOne = Buffer.alloc(SIZEOF_POLLFD);
+
+/** poll(2) for one fd: how many are ready (0 on timeout) or a negative errno; never throws. */
+export function pollFd(fd: number, events: number, timeout: number): number {
+  pollOne.writeInt32LE(fd, 0);
+  pollOne.writeInt16LE(events, 4);
+  pollOne.writeInt16LE(0, 6);
+  const r = poll_(pollOne, 1, timeout) as number;
+  return r < 0 ? -lastErrno() : r;
+}
+
 /**
  * poll(2) on a pool thread. EINTR is retried with the remaining timeout.
  * `revents` of `fds` is updated when the promise resolves.

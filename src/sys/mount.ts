@@ -2,6 +2,7 @@
 import { libc, lastErrno } from './libc.js';
 import { SysError } from './errno.js';
 import { cstr, type PathArg } from './util.js';
+import { callAsync } from './lock.js';
 
 const mount_ = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)');
 const umount2_ = libc.func('int umount2(const char *target, int flags)');
@@ -19,6 +20,11 @@ export function mount(source: PathArg | null, target: PathArg, fstype: string | 
 /** flags: MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW. */
 export function umount2(target: PathArg, flags = 0): void {
   if ((umount2_(cstr(target), flags) as number) < 0) throw new SysError(lastErrno(), 'umount2');
+}
+
+/** umount2 on a pool thread, for a thread that must keep serving the mount meanwhile. */
+export function umount2Async(target: string, flags = 0): Promise<void> {
+  return callAsync(umount2_ as unknown as { async: (...a: unknown[]) => void }, 'umount2', [target, flags], true).then(() => undefined);
 }
 
 /** ioctl with an integer argument. `request` is the full unsigned request number. */

@@ -8,7 +8,8 @@
  * to bigints.
  */
 import { IS_ARM64 } from './constants.js';
-import { addressOf } from './util.js';
+
+import { addressOf, ViewCache } from './util.js';
 
 const TWO32 = 4294967296;
 
@@ -127,17 +128,11 @@ export interface Statx {
   atomicWriteUnitMaxOpt: number;
 }
 
-// DataView reads are much cheaper than Buffer#read* (notably for bigints); cache
-// the view of the last buffer decoded, which on hot paths is always the same one.
-let dvOf: Uint8Array | null = null;
-let dvCached: DataView = new DataView(new ArrayBuffer(0));
+const views = new ViewCache();
 /** A DataView over `b` (cached for the last buffer asked for). */
+/** A DataView of `b`, cached for the struct decoders (see ViewCache). */
 export function dataView(b: Uint8Array): DataView {
-  if (b !== dvOf) {
-    dvOf = b;
-    dvCached = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  }
-  return dvCached;
+  return views.of(b);
 }
 
 /** Decodes a struct statx; fills `out` in place when given (saves the object allocation). */

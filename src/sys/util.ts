@@ -63,3 +63,22 @@ export function addressOf(b: ArrayBufferView): number {
   }
   return base + b.byteOffset;
 }
+
+/**
+ * A DataView over the last buffer asked for. Field access through a DataView
+ * is inlined by V8 (several times faster than the Buffer read and write methods, notably for
+ * 64-bit fields); hot paths reuse one buffer, so one cached view covers them.
+ * Keep one cache per stream of buffers (requests, replies, structs).
+ */
+export class ViewCache {
+  private buf: Uint8Array | undefined;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+
+  of(b: Uint8Array): DataView {
+    if (b !== this.buf) {
+      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.buf = b;
+    }
+    return this.view;
+  }
+}

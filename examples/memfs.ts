@@ -25,7 +25,6 @@ export class MemFs implements FileSystem {
   private nodes = new Map<bigint, Node>();
   private next = 2n;
   private timeout = 1;
-
   constructor() {
     this.nodes.set(ROOT_ID, this.make(ROOT_ID, S_IFDIR | 0o755, 0, 0));
   }
@@ -38,31 +37,26 @@ export class MemFs implements FileSystem {
     };
     return { attr, data: Buffer.alloc(0), lookups: 0n, ...((mode & S_IFMT) === S_IFDIR ? { children: new Map() } : {}) };
   }
-
   private get(ino: bigint): Node {
     const n = this.nodes.get(ino);
     if (!n) throw new FsError('ENOENT');
     return n;
   }
-
   private dir(ino: bigint): Map<string, bigint> {
     const c = this.get(ino).children;
     if (!c) throw new FsError('ENOTDIR');
     return c;
   }
-
   private entry(ino: bigint): Entry {
     const n = this.get(ino);
     n.lookups++;
     return { nodeid: ino, generation: 0n, attr: n.attr, entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
-
   private touch(n: Node, what: 'm' | 'c' = 'm'): void {
     const [s, ns] = now();
     n.attr.ctime = s; n.attr.ctimeNsec = ns;
     if (what === 'm') { n.attr.mtime = s; n.attr.mtimeNsec = ns; }
   }
-
   private add(ctx: Context, parent: bigint, name: Buffer, mode: number): Node {
     const dir = this.dir(parent);
     const key = name.toString();
@@ -76,7 +70,6 @@ export class MemFs implements FileSystem {
     this.touch(p);
     return n;
   }
-
   private drop(n: Node): void {
     if (n.attr.nlink === 0 && n.lookups === 0n) this.nodes.delete(n.attr.ino);
   }
@@ -86,7 +79,6 @@ export class MemFs implements FileSystem {
     if (ino === undefined) throw new FsError('ENOENT');
     return this.entry(ino);
   }
-
   forget(node: bigint, nlookup: bigint): void {
     const n = this.nodes.get(node);
     if (!n || node === ROOT_ID) return;
@@ -97,7 +89,6 @@ export class MemFs implements FileSystem {
   getattr(_ctx: Context, node: bigint) {
     return { attr: this.get(node).attr, timeout: this.timeout };
   }
-
   setattr(_ctx: Context, node: bigint, set: SetAttrIn) {
     const n = this.get(node), a = n.attr;
     if (set.mode !== undefined) a.mode = (a.mode & S_IFMT) | (set.mode & 0o7777);
@@ -119,22 +110,18 @@ export class MemFs implements FileSystem {
   mkdir(ctx: Context, parent: bigint, name: Buffer, mode: number): Entry {
     return this.entry(this.add(ctx, parent, name, S_IFDIR | mode).attr.ino);
   }
-
   create(ctx: Context, parent: bigint, name: Buffer, mode: number) {
     const n = this.add(ctx, parent, name, S_IFREG | (mode & 0o7777));
     return { entry: this.entry(n.attr.ino), open: { fh: 0n, openFlags: 0 } };
   }
-
   symlink(ctx: Context, parent: bigint, name: Buffer, target: Buffer): Entry {
     const n = this.add({ ...ctx, umask: 0 }, parent, name, S_IFLNK | 0o777);
     n.data = Buffer.from(target); n.attr.size = target.length;
     return this.entry(n.attr.ino);
   }
-
   readlink(_ctx: Context, node: bigint): Buffer {
     return this.get(node).data;
   }
-
   link(_ctx: Context, node: bigint, newParent: bigint, newName: Buffer): Entry {
     const dir = this.dir(newParent), n = this.get(node);
     if (n.children) throw new FsError('EPERM');
@@ -143,7 +130,6 @@ export class MemFs implements FileSystem {
     n.attr.nlink++; this.touch(n, 'c'); this.touch(this.get(newParent));
     return this.entry(node);
   }
-
   private remove(parent: bigint, name: Buffer, wantDir: boolean): void {
     const dir = this.dir(parent), key = name.toString();
     const ino = dir.get(key);
@@ -158,10 +144,8 @@ export class MemFs implements FileSystem {
     this.touch(p); this.touch(n, 'c');
     this.drop(n);
   }
-
   unlink(_ctx: Context, parent: bigint, name: Buffer): void { this.remove(parent, name, false); }
   rmdir(_ctx: Context, parent: bigint, name: Buffer): void { this.remove(parent, name, true); }
-
   rename(_ctx: Context, parent: bigint, name: Buffer, newParent: bigint, newName: Buffer, flags: number): void {
     if (flags !== 0) throw new FsError('EINVAL');
     const from = this.dir(parent), to = this.dir(newParent);
@@ -180,7 +164,6 @@ export class MemFs implements FileSystem {
     const d = this.get(node).data;
     return offset >= d.length ? 0 : d.copy(buf, 0, offset, Math.min(d.length, offset + size));
   }
-
   write(_ctx: Context, node: bigint, _fh: bigint, offset: number, data: Buffer): number {
     const n = this.get(node), end = offset + data.length;
     if (end > n.data.length) {

@@ -1,0 +1,175 @@
+/**
+ * Benchmark harness entry point. Run `npm run bench -- --help` for options.
+ * Phases: round trips (null filesystem + daemons), metadata, data (fio),
+ * developer workload. See docs/benchmarks.md.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { isMountPoint } from '../src/fuse/mount.js';
+import { data } from './data.js';
+import { devWorkload } from './devwork.js';
+import { metadata } from './meta.js';
+import { markdownTables, svgChart } from './report.js';
+import { Results, rows, type Ctx, type Options, type Row } from './results.js';
+import { roundTrips } from './roundtrip.js';
+import { ALL_TARGETS, ptfsMissing } from './targets.js';
+import { cleanupAll, log, ROOT } from './util.js';
+
+const PHASES: Record<string, (ctx: Ctx) => Promise<void>> = { roundtrip: roundTrips, meta: metadata, data, dev: devWorkload };
+
+const HELP = `Usage: npm run bench -- [options]
+  --smoke             quick run for CI (< 60 s): tiny sizes, 1 repeat, no cold fio, no references, no chart
+  --repeat=R          alternating repeats per target, medians reported (default 5)
+  --files=N           files in the metadata phases (default 5000)
+  --tree-files=N      files in the developer-workload tree (default 5000)
+  --duration=MS       measuring window per round-trip configuration (default 1500)
+  --fio-size=SIZE     fio file size, e.g. 1G, 256M (default 1G)
+  --fio-runtime=S     time limit per fio job, seconds (default 5)
+  --no-cold           skip the cold-cache fio runs
+  --meta-disk         metadata phase on the scratch disk (default: a tmpfs, when root)
+  --pin               metadata, data and developer phases with daemon and client on CPU 0
+  --only=LIST         phases to run: ${Object.keys(PHASES).join(',')} (default all)
+  --dir=PATH          where to make the scratch directory (default /var/tmp)
+  --json=PATH         results file (default bench/results/latest.json, smoke: smoke.json)
+  --svg=PATH          chart (default docs/bench.svg for a full run; none with --smoke/--only unless given)
+  --from=JSON         run nothing: print the tables and draw the chart from an earlier results file
+Environment: PASSTHROUGH_HP=/path/to/passthrough_hp adds libfuse's passthrough_hp as the reference.`;
+
+function size(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(s);
+  if (!m) throw new Error(`bad size "${s}"`);
+  return Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()));
+}
+
+function parse(argv: string[]): { opts: Options; dir: string; json: string; svg: string | undefined; from: string | undefined } {
+  const kv = new Map<string, string>();
+  for (const a of argv) {
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(HELP + '\n');
+      process.exit(0);
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown argument "${a}" (try --help)`);
+    kv.set(m[1]!, m[2] ?? '');
+  }
+  const smoke = kv.has('smoke');
+  const num = (k: string, d: number) => {
+    const v = kv.get(k);
+    if (v === undefined) return d;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--${k} needs a positive integer`);
+    return Number(v);
+  };
+  const only = kv.get('only');
+  const phases = new Set(only ? only.split(',') : Object.keys(PHASES));
+  for (const p of phases) if (!PHASES[p]) throw new Error(`unknown phase "${p}" (phases: ${Object.keys(PHASES).join(', ')})`);
+  const known = ['smoke', 'repeat', 'files', 'tree-files', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
+  for (const k of kv.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k} (try --help)`);
+  const opts: Options = {
+    smoke,
+    repeat: num('repeat', smoke ? 1 : 5),
+    files: num('files', smoke ? 200 : 5000),
+    treeFiles: num('tree-files', smoke ? 300 : 5000),
+    durationMs: num('duration', smoke ? 200 : 1500),
+    fioSize: size(kv.get('fio-size') ?? (smoke ? '16M' : '1G')),
+    fioRuntime: num('fio-runtime', smoke ? 1 : 5),
+    cold: !smoke && !kv.has('no-cold'),
+    metaDisk: kv.has('meta-disk'),
+    pin: kv.has('pin'),
+    phases,
+  };
+  const json = resolve(kv.get('json') || join(ROOT, 'bench/results', smoke ? 'smoke.json' : 'latest.json'));
+  // Only a full run replaces the committed chart by default.
+  const svg = kv.get('svg') || (smoke || only ? undefined : join(ROOT, 'docs/bench.svg'));
+  return { opts, dir: kv.get('dir') || '/var/tmp', json, svg: svg && resolve(svg), from: kv.get('from') };
+}
+
+function machine() {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  return { date: new Date().toISOString(), nproc: availableParallelism(), kernel: release(), cpu, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+function headerLine(m: ReturnType<typeof machine>, opts: Options): string {
+  return `${m.date.slice(0, 10)} · ${m.cpu} · ${m.nproc} CPUs · Linux ${m.kernel} · node ${m.node}` +
+    ` · repeat ${opts.repeat} · files ${opts.files} · tree ${opts.treeFiles} · fio ${opts.fioSize / 2 ** 20} MiB${opts.pin ? ' · pinned to CPU 0' : ''}`;
+}
+
+function writeSvg(svg: string, table: Row[], header: string): void {
+  mkdirSync(dirname(svg), { recursive: true });
+  writeFileSync(svg, svgChart(table, 'passthroughfs benchmarks', header));
+  log(`chart: ${svg}`);
+}
+
+/** --from: redo the output of an earlier run. */
+function render(from: string, svg: string | undefined): number {
+  const r = JSON.parse(readFileSync(from, 'utf8')) as { machine: ReturnType<typeof machine>; options: Options; rows: Row[]; notes: string[] };
+  const header = headerLine(r.machine, r.options);
+  process.stdout.write(`${header}\n\n${markdownTables(r.rows)}`);
+  if (r.notes.length) process.stdout.write(`Notes:\n${r.notes.map((n) => `- ${n}`).join('\n')}\n`);
+  if (svg) writeSvg(svg, r.rows, header);
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const { opts, dir, json, svg, from } = parse(process.argv.slice(2));
+  if (from) return render(from, svg);
+  const t0 = Date.now();
+  const results = new Results();
+  const m = machine();
+  log(`passthroughfs bench: ${m.cpu}, ${m.nproc} CPUs, Linux ${m.kernel}, node ${m.node}${opts.smoke ? ' (smoke)' : ''}`);
+  if (process.geteuid?.() !== 0) results.note('not root: mounts go through fusermount3; cold-cache runs are skipped');
+  const missing = ptfsMissing();
+  if (missing) results.note(`${missing}: its phases are skipped`);
+  if (opts.smoke) results.note('smoke run: reference filesystems skipped, sizes tiny; figures are not meaningful');
+
+  const work = mkdtempSync(join(dir, 'ptfs-bench-'));
+  const src = join(work, 'src');
+  const mnt = join(work, 'mnt');
+  mkdirSync(src);
+  mkdirSync(mnt);
+  const ctx: Ctx = { opts, results, src, mnt };
+  try {
+    for (const [name, fn] of Object.entries(PHASES)) {
+      if (!opts.phases.has(name)) continue;
+      const p0 = Date.now();
+      try {
+        await fn(ctx);
+      } catch (e) {
+        results.error(`${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      }
+      log(`[${name}] took ${((Date.now() - p0) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    cleanupAll();
+    if (isMountPoint(mnt)) results.error(`${mnt} is still mounted; leaving ${work} in place`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+
+  const table = rows(results, new Map(ALL_TARGETS.map((t) => [t.name, t])));
+  const header = headerLine(m, opts);
+  process.stdout.write(`\n${header}\n\n${markdownTables(table)}`);
+  if (results.notes.length) process.stdout.write(`Notes:\n${results.notes.map((n) => `- ${n}`).join('\n')}\n`);
+  mkdirSync(dirname(json), { recursive: true });
+  writeFileSync(json, JSON.stringify({ machine: m, options: { ...opts, phases: [...opts.phases] }, notes: results.notes, errors: results.errors, rows: table, series: [...results.series.values()] }, null, 2) + '\n');
+  log(`results: ${json}`);
+  if (svg && table.length) writeSvg(svg, table, header);
+  log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s${results.errors.length ? `, ${results.errors.length} error(s)` : ''}`);
+  return results.errors.length ? 1 : 0;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    cleanupAll();
+    process.exit(130);
+  });
+}
+process.on('exit', cleanupAll);
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e) => {
+    log(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    cleanupAll();
+    process.exitCode = 1;
+  },
+);

@@ -607,12 +607,16 @@ export class PassthroughFs implements FileSystem {
   }
 
   /**
-   * Without --xattr only the POSIX ACL attributes are served: the kernel needs
-   * them to check permissions exactly as the host would. Other names answer
-   * EOPNOTSUPP (not ENOSYS, which would make the kernel stop asking for ACLs too).
+   * Without --xattr, the xattr operations answer ENOSYS, which the kernel
+   * remembers: it then stops asking for security.capability before every
+   * write(2), a round trip each. With allow_other the kernel needs the POSIX
+   * ACLs for its permission checks, so those alone are served and other names
+   * answer EOPNOTSUPP (ENOSYS would stop the ACL requests too).
    */
   private xattrName(name: Buffer): void {
-    if (!this.opts.xattr && !isAclName(name)) fail(E.EOPNOTSUPP!, 'xattr');
+    if (this.opts.xattr) return;
+    if (!this.opts.allowOther) fail(E.ENOSYS!, 'xattr');
+    if (!isAclName(name)) fail(E.EOPNOTSUPP!, 'xattr');
   }
 
   getxattr(_ctx: Context, node: bigint, name: Buffer): Buffer {
@@ -622,6 +626,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   listxattr(_ctx: Context, node: bigint): Buffer {
+    if (!this.opts.xattr && !this.opts.allowOther) fail(E.ENOSYS!, 'xattr');
     const fd = this.node(node).fd;
     const list = sizedRead((b) => listxattrFd(fd, true, b));
     if (this.opts.xattr) return list;

@@ -17,14 +17,14 @@ export interface Inode {
   readonly fd: number;
   /** S_IFMT bits, fixed for the inode's life. */
   readonly type: number;
+  /** `ino:devMajor:devMinor:mntId` */
   readonly key: string;
+  /** `:devMajor:devMinor:mntId`: with a child's d_ino, the child's key if it is on the same mount. */
+  readonly keySuffix: string;
   /** Lookups the kernel holds. */
   refs: number;
 }
 
-export function inodeKey(ino: bigint, devMajor: number, devMinor: number, mntId: bigint): string {
-  return `${ino}:${devMajor}:${devMinor}:${mntId}`;
-}
 
 export class InodeStore {
   private readonly slots: (Inode | undefined)[] = [undefined];
@@ -49,7 +49,8 @@ export class InodeStore {
     const slot = this.free.pop() ?? this.slots.length;
     const gen = (this.generations[slot] ?? -1) + 1;
     this.generations[slot] = gen;
-    const inode: Inode = { nodeid: BigInt(slot), generation: BigInt(gen), fd, type, key, refs: 1 };
+    const keySuffix = key.slice(key.indexOf(':'));
+    const inode: Inode = { nodeid: BigInt(slot), generation: BigInt(gen), fd, type, key, keySuffix, refs: 1 };
     this.slots[slot] = inode;
     this.byKey.set(key, inode);
     return inode;

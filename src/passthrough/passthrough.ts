@@ -160,15 +160,20 @@ export class PassthroughFs implements FileSystem {
    * already hold costs one statx; a new one is opened O_PATH without following
    * symlinks or leaving the parent, and keyed by what the fd itself is.
    */
-  private lookupIn(parent: Inode, name: Buffer): Entry {
-    let r = statxInto(parent.fd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
-    if (r < 0) fail(-r, 'lookup');
-    let inode = this.inodes.getByKey(keyFromStatx(this.sx));
+  private lookupIn(parent: Inode, name: Buffer, maybeNew = false): Entry {
+    let inode: Inode | undefined;
+    // Unless the caller expects a new inode (readdirplus of an entry we do not
+    // hold), look for a known one first.
+    if (!maybeNew) {
+      const r = statxInto(parent.fd, name, AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
+      if (r < 0) fail(-r, 'lookup');
+      inode = this.inodes.getByKey(keyFromStatx(this.sx));
+    }
     if (inode) {
       inode.refs++;
     } else {
       const fd = openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE);
-      r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
+      const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
       if (r < 0) {
         close(fd);
         fail(-r, 'lookup');
@@ -562,7 +567,9 @@ export class PassthroughFs implements FileSystem {
       if (c.isDots) return out.addPlus(name, this.dotEntry(c), next);
       let e: Entry;
       try {
-        e = this.lookupIn(dir, name);
+        // Entries on the parent's filesystem share its dev and mount id, so
+        // d_ino tells whether we hold the inode already.
+        e = this.lookupIn(dir, name, !this.inodes.getByKey(`${c.ino}${dir.keySuffix}`));
       } catch {
         // Gone since getdents: list the name without attributes.
         return out.addPlus(name, this.dotEntry(c), next);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { alternate, type Ctx } from './results.js';
-import { bindfs, bindfsNoCache, hp, hpNoCache, native, ptfsAlways, ptfsNever } from './targets.js';
+import { bindfs, bindfsNoCache, hp, hpNoCache, native, ptfsAlways, ptfsAlwaysWriteback, ptfsNever } from './targets.js';
 import { dist, isRoot, onCpu0, runOk } from './util.js';
 
 const PHASE = 'metadata';
@@ -32,7 +32,7 @@ export async function metadata(ctx: Ctx): Promise<void> {
 }
 
 async function run(ctx: Ctx): Promise<void> {
-  const targets = [native, ptfsAlways, ptfsNever, bindfs, bindfsNoCache, hp, hpNoCache];
+  const targets = [native, ptfsAlways, ptfsAlwaysWriteback, ptfsNever, bindfs, bindfsNoCache, hp, hpNoCache];
   await alternate(ctx, PHASE, targets, async (path, t, d) => {
     const r = await runOk(...onCpu0(ctx.opts.pin, process.execPath, [dist('bench/metaloop.js'), path, String(ctx.opts.files)]), {
       timeoutMs: 600_000,

@@ -49,6 +49,8 @@ export const ptfsNever = ptfs('passthroughfs cache=never', 'uncached', ['--cache
 export const ptfsAuto = ptfs('passthroughfs', 'cached', []);
 export const ptfsPassthrough = ptfs('passthroughfs --passthrough', 'cached', ['--passthrough']);
 export const ptfsWriteback = ptfs('passthroughfs --writeback', 'cached', ['--writeback']);
+/** The configuration closest to passthrough_hp's defaults (one-day timeouts and the writeback cache). */
+export const ptfsAlwaysWriteback = ptfs('passthroughfs cache=always --writeback', 'cached', ['--cache=always', '--writeback']);
 
 const bindfsMissing = () => (which('bindfs') ? undefined : 'bindfs not installed (apt-get install bindfs)');
 

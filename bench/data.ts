@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { alternate, type Ctx } from './results.js';
-import { bindfs, hp, native, ptfsAuto, ptfsPassthrough, ptfsWriteback } from './targets.js';
+import { bindfs, hp, native, ptfsAlwaysWriteback, ptfsAuto, ptfsPassthrough, ptfsWriteback } from './targets.js';
 import { canDropCaches, dropCaches, onCpu0, runOk, which } from './util.js';
 
 const PHASE = 'data (fio)';
@@ -53,7 +53,7 @@ export async function data(ctx: Ctx): Promise<void> {
   const cold = opts.cold && canDropCaches();
   if (opts.cold && !cold) results.note(`${PHASE}: cold runs skipped: dropping caches needs root`);
   layout(join(ctx.src, FILE), opts.fioSize);
-  await alternate(ctx, PHASE, [native, ptfsAuto, ptfsPassthrough, ptfsWriteback, bindfs, hp], async (path, t, d) => {
+  await alternate(ctx, PHASE, [native, ptfsAuto, ptfsPassthrough, ptfsWriteback, ptfsAlwaysWriteback, bindfs, hp], async (path, t, d) => {
     const file = join(path, FILE);
     const onHang = () => d?.kill();
     await runOk('sh', ['-c', 'cat "$1" > /dev/null', 'sh', file], { timeoutMs: 600_000, onTimeout: onHang });

@@ -38,6 +38,16 @@ function pidsWithArg(arg: string): number[] {
   return out;
 }
 
+/** After a failed test: detach the mount and kill (by pid) background daemons still running. */
+async function reapDaemons(pids: number[], mnt: string): Promise<void> {
+  for (const pid of pids) {
+    if (!alive(pid)) continue;
+    if (isMountPoint(mnt)) spawnSync('umount', ['-l', mnt]);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !alive(pid), 5000);
+  }
+}
+
 /** Running (a zombie nobody reaps counts as gone). */
 function alive(pid: number): boolean {
   try {
@@ -193,12 +203,7 @@ describe('passthroughfs CLI', { timeout: 120_000 }, () => {
         assert.equal(isMountPoint(mnt), false, 'unmounted');
         assert.ok(await waitFor(() => !alive(pids[0]!), 5000), `daemon ${pids[0]} still running 5 s after umount`);
       } finally {
-        for (const pid of pids) {
-          if (!alive(pid)) continue;
-          if (isMountPoint(mnt)) spawnSync('umount', ['-l', mnt]);
-          process.kill(pid, 'SIGKILL');
-          await waitFor(() => !alive(pid), 5000);
-        }
+        await reapDaemons(pids, mnt);
       }
     });
   });
@@ -326,12 +331,7 @@ describe('passthroughfs CLI', { timeout: 120_000 }, () => {
         assert.equal(isMountPoint(mnt), false);
         assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 5000), 'daemon gone after umount');
       } finally {
-        for (const pid of pids) {
-          if (!alive(pid)) continue;
-          if (isMountPoint(mnt)) spawnSync('umount', ['-l', mnt]);
-          process.kill(pid, 'SIGKILL');
-          await waitFor(() => !alive(pid), 5000);
-        }
+        await reapDaemons(pids, mnt);
       }
     });
   });

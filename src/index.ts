@@ -11,3 +11,7 @@ export { CAPABILITIES, DEFAULT_CAPABILITIES, type Capability, type SessionOption
 export { Notifier } from './fuse/notify.js';
 export { Server, type Channel } from './fuse/server.js';
 export { FuseDevice } from './transport/fusedev.js';
+export { serveInWorkers, type WorkerSpec, type ServingThreads } from './fuse/worker.js';
+export {
+  PassthroughFs, createPassthroughFs, sessionOptionsFor, defaultOptions, type PassthroughOptions, type CachePolicy,
+} from './passthrough/index.js';

@@ -64,3 +64,15 @@ export async function startDaemon(script: string, args: string[], mountpoint: st
   await daemon.stop();
   throw new Error(`daemon did not mount ${mountpoint}:\n${out}`);
 }
+
+/** For after(): stop the daemon (asserting it exited 0), then remove the temp dir, even if the assertion fails. */
+export async function stopDaemonAndRemove(daemon: Daemon | undefined, dir: string | undefined): Promise<void> {
+  try {
+    if (daemon) {
+      const status = await daemon.stop();
+      if (status !== 0) throw new Error(`daemon exit status ${status}:\n${daemon.output()}`);
+    }
+  } finally {
+    if (dir) removeTempDir(dir);
+  }
+}

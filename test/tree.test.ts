@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir, removeTempDir, startDaemon, type Daemon } from './helpers.js';
+import { makeTempDir, stopDaemonAndRemove, startDaemon, type Daemon } from './helpers.js';
 import { pattern } from './conformance/data.js';
 
 const DIRS = 100;
@@ -52,16 +52,7 @@ describe('10 000-file tree through a --cache=auto mount', { timeout: 300_000 }, 
     daemon = await startDaemon('dist/src/cli/main.js', ['mount', src, mnt, '--foreground', '--cache=auto'], mnt);
   });
 
-  after(async () => {
-    try {
-      if (daemon) {
-        const status = await daemon.stop();
-        assert.equal(status, 0, `daemon exit status ${status}:\n${daemon.output()}`);
-      }
-    } finally {
-      if (base) removeTempDir(base);
-    }
-  });
+  after(() => stopDaemonAndRemove(daemon, base));
 
   it('writes the tree through the mount', () => {
     let bytes = 0;

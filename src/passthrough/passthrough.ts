@@ -33,7 +33,7 @@ import {
   STATX_BASIC_STATS, STATX_MNT_ID, S_IFDIR, S_IFLNK, S_IFREG, SysError, UTIME_NOW, UTIME_OMIT,
   F_RDLCK, F_UNLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, close, copyFileRange, flock, errno as E, faccessat, fallocate, fchmod, fchmodat, fchownat, fstatfs,
   ftruncate, fsyncAsync, futimens, getdents64, getxattrFd, linkat, listxattrFd, lseek, lseekBig, makedev, mkdirat, mknodat,
-  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, splitXattrList, statxInto, symlinkat, syncfsAsync,
+  openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, splitXattrList, xattrBuffer, statxInto, symlinkat, syncfsAsync,
   CLONE_FS, umask, unlinkat, unshare, utimensat, type Timespecs,
 } from '../sys/index.js';
 import { attrFromStatx, keyFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
@@ -65,21 +65,6 @@ function isAclName(name: Buffer): boolean {
   return name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT);
 }
 
-/** A get/list xattr call with the size probe, retried if the value grows in between. */
-function sizedRead(call: (buf: Buffer | null) => number): Buffer {
-  for (let tries = 0; ; tries++) {
-    const n = call(null);
-    if (n === 0) return Buffer.alloc(0);
-    const b = Buffer.allocUnsafe(n);
-    try {
-      return b.subarray(0, call(b));
-    } catch (e) {
-      if (tries < 3 && e instanceof SysError && e.errno === E.ERANGE) continue;
-      throw e;
-    }
-  }
-}
-
 /** The FUSE rdev encoding (new_encode_dev) → glibc dev_t. */
 function hostDev(rdev: number): bigint {
   return makedev((rdev & 0xfff00) >>> 8, ((rdev & 0xff) | ((rdev >>> 12) & 0xfff00)) >>> 0);
@@ -95,7 +80,6 @@ export class PassthroughFs implements FileSystem {
   private readonly cursor = new DirentCursor();
   private writeback = false;
   private backing: BackingFiles | undefined;
-  private readonly root: Inode;
 
   constructor(readonly opts: PassthroughOptions) {
     this.t = timeouts(opts);
@@ -103,7 +87,8 @@ export class PassthroughFs implements FileSystem {
     const fd = openat(AT_FDCWD, opts.source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
       this.stat(fd);
-      this.root = this.inodes.insert(fd, typeFromStatx(this.sx), keyFromStatx(this.sx));
+      // The first inode inserted takes slot 1: the root.
+      this.inodes.insert(fd, typeFromStatx(this.sx), keyFromStatx(this.sx));
     } catch (e) {
       close(fd);
       throw e;
@@ -629,13 +614,13 @@ export class PassthroughFs implements FileSystem {
   getxattr(_ctx: Context, node: bigint, name: Buffer): Buffer {
     this.xattrName(name);
     const fd = this.node(node).fd;
-    return sizedRead((b) => getxattrFd(fd, true, name, b));
+    return xattrBuffer((b) => getxattrFd(fd, true, name, b));
   }
 
   listxattr(_ctx: Context, node: bigint): Buffer {
     if (!this.opts.xattr && !this.opts.allowOther) fail(E.ENOSYS!, 'xattr');
     const fd = this.node(node).fd;
-    const list = sizedRead((b) => listxattrFd(fd, true, b));
+    const list = xattrBuffer((b) => listxattrFd(fd, true, b));
     if (this.opts.xattr) return list;
     return Buffer.concat(splitXattrList(list).filter(isAclName).map((n) => Buffer.concat([n, Buffer.of(0)])));
   }

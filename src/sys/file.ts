@@ -12,7 +12,7 @@ import {
 } from './constants.js';
 import {
   SIZEOF_STATX, SIZEOF_STATFS, SIZEOF_STATVFS, SIZEOF_STAT, SIZEOF_TIMESPEC2, SIZEOF_OPEN_HOW, SIZEOF_IOVEC, FILE_HANDLE_HEADER,
-  decodeStatx, decodeStat, decodeStatfs, decodeStatvfs, encodeTimespecs, encodeOpenHow, writeI64,
+  decodeStatx, decodeStat, decodeStatfs, decodeStatvfs, encodeTimespecs, encodeOpenHow, writeI64, offsetPointers,
   type Statx, type Stat, type Statfs, type Statvfs, type Timespecs,
 } from './structs.js';
 
@@ -76,8 +76,6 @@ const statvfsBuf = Buffer.alloc(SIZEOF_STATVFS);
 const timesBuf = Buffer.alloc(SIZEOF_TIMESPEC2);
 const howBuf = Buffer.alloc(SIZEOF_OPEN_HOW);
 const linkBuf = Buffer.alloc(PATH_MAX + 1);
-const offInBuf = Buffer.alloc(8);
-const offOutBuf = Buffer.alloc(8);
 const mntIdBuf = Buffer.alloc(8);
 let iovBuf = Buffer.alloc(64 * SIZEOF_IOVEC);
 
@@ -401,10 +399,7 @@ export function lseekBig(fd: number, offset: number | bigint, whence: number): b
 export function copyFileRange(
   fdIn: number, offIn: number | bigint | null, fdOut: number, offOut: number | bigint | null, len: number, flags = 0,
 ): number {
-  let pin: Buffer | null = null;
-  let pout: Buffer | null = null;
-  if (offIn !== null) writeI64((pin = offInBuf), 0, offIn);
-  if (offOut !== null) writeI64((pout = offOutBuf), 0, offOut);
+  const [pin, pout] = offsetPointers(offIn, offOut);
   const r = copy_file_range_(fdIn, pin, fdOut, pout, len, flags) as number;
   if (r < 0) throw new SysError(lastErrno(), 'copy_file_range');
   return r;

@@ -5,7 +5,7 @@ import { addressOf } from './util.js';
 import { SOL_SOCKET, SCM_RIGHTS, MSG_CMSG_CLOEXEC, MSG_NOSIGNAL, MSG_CTRUNC } from './constants.js';
 import {
   SIZEOF_POLLFD, SIZEOF_IOVEC, SIZEOF_MSGHDR, SIZEOF_CMSGHDR, CMSG_LEN, CMSG_SPACE,
-  encodePollfds, decodePollfds, writeI64, readU64, type PollFd,
+  encodePollfds, decodePollfds, writeI64, offsetPointers, readU64, type PollFd,
 } from './structs.js';
 import { callAsync } from './lock.js';
 
@@ -23,8 +23,6 @@ const EINTR = 4;
 
 const pair = new Int32Array(2);
 let pollBuf = Buffer.alloc(16 * SIZEOF_POLLFD);
-const offInBuf = Buffer.alloc(8);
-const offOutBuf = Buffer.alloc(8);
 let iovBuf = Buffer.alloc(16 * SIZEOF_IOVEC);
 
 // ---- poll -----------------------------------------------------------------------
@@ -85,10 +83,7 @@ export function socketpair(domain: number, type: number, protocol = 0): [number,
 export function splice(
   fdIn: number, offIn: number | bigint | null, fdOut: number, offOut: number | bigint | null, len: number, flags = 0,
 ): number {
-  let pin: Buffer | null = null;
-  let pout: Buffer | null = null;
-  if (offIn !== null) writeI64((pin = offInBuf), 0, offIn);
-  if (offOut !== null) writeI64((pout = offOutBuf), 0, offOut);
+  const [pin, pout] = offsetPointers(offIn, offOut);
   const r = splice_(fdIn, pin, fdOut, pout, len, flags) as number;
   if (r < 0) throw new SysError(lastErrno(), 'splice');
   return r;

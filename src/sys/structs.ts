@@ -32,6 +32,17 @@ export function writeI64(b: Buffer, off: number, v: number | bigint): void {
   b.writeUInt32LE(hi >>> 0, off + 4);
 }
 
+// loff_t in/out arguments (copy_file_range, splice): one scratch each, valid until the next call.
+const offIn = Buffer.alloc(8);
+const offOut = Buffer.alloc(8);
+
+/** Pointer arguments for an optional pair of loff_t offsets (null: use the fd's position). */
+export function offsetPointers(inOff: number | bigint | null, outOff: number | bigint | null): [Buffer | null, Buffer | null] {
+  if (inOff !== null) writeI64(offIn, 0, inOff);
+  if (outOff !== null) writeI64(offOut, 0, outOff);
+  return [inOff === null ? null : offIn, outOff === null ? null : offOut];
+}
+
 // ---- dev_t -------------------------------------------------------------------
 
 /** glibc's dev_t encoding (64-bit). */

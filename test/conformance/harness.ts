@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT, makeTempDir, removeTempDir, startDaemon, type Daemon } from '../helpers.js';
+import { ROOT, makeTempDir, stopDaemonAndRemove, startDaemon, type Daemon } from '../helpers.js';
 
 export type Rec = Record<string, unknown>;
 
@@ -190,16 +190,7 @@ export function conformanceBlock(title: string, o: BlockOptions): void {
       if (!NATIVE_ONLY) daemon = await startDaemon('dist/src/cli/main.js', ['mount', dirs.src, dirs.mnt, '--foreground', ...o.args], dirs.mnt);
     });
 
-    after(async () => {
-      try {
-        if (daemon) {
-          const status = await daemon.stop();
-          assert.equal(status, 0, `daemon exit status ${status}:\n${daemon.output()}`);
-        }
-      } finally {
-        if (base) removeTempDir(base);
-      }
-    });
+    after(() => stopDaemonAndRemove(daemon, base));
 
     const fresh = (parent: string, name: string) => {
       let slug = name.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '');

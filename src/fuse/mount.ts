@@ -3,7 +3,7 @@
  * fusermount3 (setuid helper, passes the device fd back over a socket) when not.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   AF_UNIX, MNT_DETACH, MS_DIRSYNC, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY,
@@ -11,6 +11,7 @@ import {
   socketpair, umount2, umount2Async,
 } from '../sys/index.js';
 import { FuseDevice } from '../transport/fusedev.js';
+import { mountAt } from './mountinfo.js';
 
 export interface MountOptions {
   /** Source name shown in /proc/mounts. Default "passthroughfs". */
@@ -75,17 +76,7 @@ function escapeOpt(s: string): string {
 
 /** Mount points currently in this mount namespace (from /proc/self/mountinfo). */
 export function isMountPoint(path: string): boolean {
-  const target = resolve(path);
-  const info = readFileSync('/proc/self/mountinfo', 'utf8');
-  for (const line of info.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4 && unescapeMountinfo(f[4]!) === target) return true;
-  }
-  return false;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return mountAt(resolve(path)) !== undefined;
 }
 
 /**

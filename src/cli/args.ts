@@ -1,4 +1,5 @@
 /** Command-line parsing for `passthroughfs`. Errors are UsageError: exit 2, one line, the usage hint. */
+import { existsSync } from 'node:fs';
 import { CACHE_POLICIES, defaultOptions, type CachePolicy, type PassthroughOptions } from '../passthrough/options.js';
 import type { MountOptions } from '../fuse/mount.js';
 import { LOG_LEVELS, type LogLevel } from '../fuse/log.js';
@@ -7,7 +8,8 @@ export class UsageError extends Error {}
 
 export const USAGE = `Usage:
   passthroughfs mount <source> <mountpoint> [options]   mirror <source> at <mountpoint>
-  passthroughfs umount <mountpoint>                      unmount and stop the daemon
+  passthroughfs <source> <mountpoint> [-o OPT,...]      the same (the form mount(8) and /etc/fstab use)
+  passthroughfs umount [--lazy] <mountpoint>            unmount and stop the daemon
   passthroughfs --help | --version
 
 Options for mount:
@@ -15,7 +17,9 @@ Options for mount:
                                        metadata = attributes/names cached 1 day, data not cached,
                                        auto = 1 s timeouts, always = cache everything for 1 day
   --entry-timeout=SECONDS              name cache timeout (default from --cache)
-  --attr-timeout=SECONDS               attribute cache timeout (default from --cache)
+  --attr-timeout=SECONDS               attribute cache timeout (default from --cache); also how
+                                       long a permission change made on the host may take to apply
+                                       to users of the mount
   --negative-timeout=SECONDS           cache timeout for missing names (default: entry timeout)
   --writeback                          enable the kernel writeback cache
   --no-readdirplus                     do not return attributes with directory listings
@@ -24,18 +28,28 @@ Options for mount:
   --passthrough                        use the kernel's FUSE passthrough for file data (root, kernel >= 6.9)
   --statx                              serve birth times (FUSE_STATX); costs a round trip per stat
                                        from callers that ask for them
-  -o OPT[,OPT...]                      mount options: allow_other, default_permissions, ro, rw,
-                                       fsname=NAME, subtype=NAME, max_read=N, suid, dev, exec,
-                                       noexec, noatime, nodiratime, sync, dirsync
+  -o OPT[,OPT...]                      mount options: allow_other, allow_root, default_permissions,
+                                       auto_unmount, ro, rw, fsname=NAME, subtype=NAME, max_read=N,
+                                       suid, nosuid, dev, nodev, exec, noexec, noatime, nodiratime,
+                                       sync, dirsync, debug (= --log-level=debug); defaults, auto,
+                                       noauto, nofail, _netdev and x-* are for mount(8) and have no
+                                       effect here
   -f, --foreground                     stay in the foreground (default: return once mounted)
-  --log-level=error|warn|info|debug    what to log to stderr (default warn)
-  -h, --help                           show this help`;
+  --log-level=error|warn|info|debug    what to log (default warn)
+  -h, --help                           show this help
+
+Options for umount:
+  -l, --lazy                           detach the mount even if files in it are still open;
+                                       the daemon exits once the last one is closed
+
+Signals to the daemon: SIGTERM and SIGINT unmount (lazily if busy) and exit 0; SIGHUP reopens
+the log file; SIGUSR1, SIGUSR2 and SIGQUIT are ignored.`;
 
 
 export type Command =
   | { cmd: 'help' }
   | { cmd: 'version' }
-  | { cmd: 'umount'; mountpoint: string }
+  | { cmd: 'umount'; mountpoint: string; lazy: boolean }
   | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel };
 
 function seconds(flag: string, v: string): number {
@@ -43,7 +57,24 @@ function seconds(flag: string, v: string): number {
   return Number(v);
 }
 
-function mountOption(o: string, m: MountOptions, fs: PassthroughOptions): void {
+/** What -o accepts; `logLevel` is set by -o debug. */
+interface OptionTargets {
+  mount: MountOptions;
+  fs: PassthroughOptions;
+  setLogLevel(l: LogLevel): void;
+}
+
+/** Options libfuse file systems take that make no sense for a passthrough, and why. */
+const REFUSED_OPTIONS: Record<string, string> = {
+  uid: 'a passthrough shows the owners the files have in the source',
+  gid: 'a passthrough shows the groups the files have in the source',
+  umask: 'a passthrough shows the modes the files have in the source',
+  blkdev: 'passthroughfs is not a block device file system',
+  blksize: 'passthroughfs is not a block device file system',
+};
+
+function mountOption(o: string, t: OptionTargets): void {
+  const { mount: m, fs } = t;
   const eq = o.indexOf('=');
   const key = eq < 0 ? o : o.slice(0, eq);
   const val = eq < 0 ? undefined : o.slice(eq + 1);
@@ -51,13 +82,28 @@ function mountOption(o: string, m: MountOptions, fs: PassthroughOptions): void {
     if (!val) throw new UsageError(`mount option ${key} needs a value`);
     return val;
   };
+  const none = () => {
+    if (val !== undefined) throw new UsageError(`mount option ${key} takes no value`);
+  };
+  // Options of mount(8), systemd and fstab: they act before we run (or not at all), and
+  // mount.fuse3 usually strips them; accepted so that an fstab line works as written.
+  if (key.startsWith('x-') || key === 'comment') return;
   switch (key) {
-    case 'allow_other': m.allowOther = true; return;
-    case 'default_permissions': m.defaultPermissions = true; return;
-    case 'ro': m.readOnly = true; fs.readOnly = true; return;
-    case 'rw': m.readOnly = false; fs.readOnly = false; return;
+    case 'defaults': case 'auto': case 'noauto': case 'nofail': case '_netdev': none(); return;
+    case 'allow_other': none(); m.allowOther = true; return;
+    case 'allow_root': none(); m.allowRoot = true; return;
+    case 'default_permissions': none(); m.defaultPermissions = true; return;
+    case 'auto_unmount': none(); m.autoUnmount = true; return;
+    case 'debug': none(); t.setLogLevel('debug'); return;
+    case 'ro': none(); m.readOnly = true; fs.readOnly = true; return;
+    case 'rw': none(); m.readOnly = false; fs.readOnly = false; return;
     case 'fsname': m.fsname = need(); return;
-    case 'subtype': m.subtype = need(); return;
+    case 'subtype': {
+      const v = need();
+      if (!/^[A-Za-z0-9_.+-]+$/.test(v)) throw new UsageError(`mount option subtype needs a plain name (letters, digits, _ . + -), not "${v}"`);
+      m.subtype = v;
+      return;
+    }
     case 'max_read': {
       const v = need();
       if (!/^\d+$/.test(v)) throw new UsageError(`max_read needs a number, not "${v}"`);
@@ -66,12 +112,32 @@ function mountOption(o: string, m: MountOptions, fs: PassthroughOptions): void {
     }
     case 'suid': case 'nosuid': case 'dev': case 'nodev': case 'exec': case 'noexec':
     case 'noatime': case 'nodiratime': case 'sync': case 'dirsync':
-      if (val !== undefined) throw new UsageError(`mount option ${key} takes no value`);
+      none();
       (m.extra ??= []).push(key);
       return;
-    default:
+    default: {
+      const why = REFUSED_OPTIONS[key];
+      if (why) throw new UsageError(`mount option ${key} is not supported: ${why}`);
       throw new UsageError(`unknown mount option "${o}"`);
+    }
   }
+}
+
+/**
+ * Split an -o list at commas; a backslash escapes the next character, as in
+ * libfuse, so a value such as fsname= can hold a comma.
+ */
+export function splitOptions(list: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < list.length; i++) {
+    const ch = list[i]!;
+    if (ch === '\\' && i + 1 < list.length) cur += list[++i];
+    else if (ch === ',') { if (cur) out.push(cur); cur = ''; }
+    else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
 }
 
 export function parseArgs(argv: string[]): Command {
@@ -81,16 +147,33 @@ export function parseArgs(argv: string[]): Command {
   if (cmd === '--version' || cmd === '-V') return { cmd: 'version' };
   if (cmd === 'umount' || cmd === 'unmount') {
     if (rest.includes('-h') || rest.includes('--help')) return { cmd: 'help' };
-    if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('umount takes exactly one mountpoint');
-    return { cmd: 'umount', mountpoint: rest[0]! };
+    let lazy = false;
+    const paths: string[] = [];
+    for (const a of rest) {
+      if (a === '-l' || a === '--lazy') lazy = true;
+      else if (a.startsWith('-')) throw new UsageError(`unknown umount option "${a}"`);
+      else paths.push(a);
+    }
+    if (paths.length !== 1) throw new UsageError('umount takes exactly one mountpoint');
+    return { cmd: 'umount', mountpoint: paths[0]!, lazy };
   }
-  if (cmd !== 'mount') throw new UsageError(`unknown command "${cmd}"`);
+  // mount(8) and mount.fuse3 run "passthroughfs SOURCE MOUNTPOINT -o OPTIONS": a first
+  // argument that is a path (absolute, or naming something here) starts that form.
+  if (cmd !== 'mount') {
+    if (!cmd.startsWith('/') && !cmd.startsWith('.') && !existsSync(cmd)) throw new UsageError(`unknown command "${cmd}"`);
+    return parseMount(argv);
+  }
+  return parseMount(rest);
+}
+
+function parseMount(rest: string[]): Command {
 
   const positional: string[] = [];
   const fs = defaultOptions('');
   const mount: MountOptions = {};
   let foreground = false;
   let logLevel: LogLevel = 'warn';
+  const targets: OptionTargets = { mount, fs, setLogLevel: (l) => (logLevel = l) };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('-') || a === '-') { positional.push(a); continue; }
@@ -131,10 +214,10 @@ export function parseArgs(argv: string[]): Command {
         logLevel = v as LogLevel;
         break;
       }
-      case '-o': for (const o of value().split(',')) if (o) mountOption(o, mount, fs); break;
+      case '-o': for (const o of splitOptions(value())) mountOption(o, targets); break;
       default:
         if (a.startsWith('-o') && a.length > 2) {
-          for (const o of a.slice(2).split(',')) if (o) mountOption(o, mount, fs);
+          for (const o of splitOptions(a.slice(2))) mountOption(o, targets);
           break;
         }
         throw new UsageError(`unknown option "${a}"`);

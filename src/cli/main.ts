@@ -1,9 +1,12 @@
 /** The `passthroughfs` command. */
 import { spawn } from 'node:child_process';
-import { closeSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMountPoint, unmountFuse } from '../fuse/mount.js';
+import { mountAt } from '../fuse/mountinfo.js';
+import { SysError, errno as E } from '../sys/index.js';
+import { closeInspector, guardInspectorSignal, installDaemonSignals } from './signals.js';
 import { stderrLog } from '../fuse/log.js';
 import { FuseSession } from '../fuse/session.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
@@ -21,25 +24,46 @@ function version(): string {
   return pkg.version;
 }
 
-/** Checks that make a mount fail before anything is mounted. */
+/** `path` canonical (symlinks resolved), or the failure as a message naming it. */
+function canonical(what: string, path: string): string {
+  const abs = resolve(path);
+  try {
+    return realpathSync(abs);
+  } catch (e) {
+    fail(`${what} ${abs}: ${describe(e)}`);
+  }
+}
+
+/** `a` is `b` or below it (both canonical). */
+function within(a: string, b: string): boolean {
+  return a === b || a.startsWith(b === '/' ? '/' : `${b}/`);
+}
+
+/**
+ * Checks that make a mount fail before anything is mounted. Paths are made
+ * canonical once, here: every later check and the mount itself use the same
+ * real paths, so a symlink cannot smuggle a mountpoint past them.
+ */
 function precheck(c: Extract<Command, { cmd: 'mount' }>): void {
-  const src = resolve(c.fs.source);
-  let st;
-  try {
-    st = statSync(src);
-  } catch (e) {
-    fail(`source ${src}: ${describe(e)}`);
-  }
-  if (!st.isDirectory()) fail(`source ${src} is not a directory`);
-  const mnt = resolve(c.mountpoint);
-  let mt;
-  try {
-    mt = statSync(mnt);
-  } catch (e) {
-    fail(`mountpoint ${mnt}: ${describe(e)}`);
-  }
-  if (!mt.isDirectory()) fail(`mountpoint ${mnt} is not a directory`);
+  const src = canonical('source', c.fs.source);
+  if (!statSync(src).isDirectory()) fail(`source ${src} is not a directory`);
+  const mnt = canonical('mountpoint', c.mountpoint);
+  if (!statSync(mnt).isDirectory()) fail(`mountpoint ${mnt} is not a directory`);
   if (isMountPoint(mnt)) fail(`mountpoint ${mnt} is already in use (something is mounted there)`);
+  // A mount inside its own source would contain itself: every lookup of the
+  // mountpoint through the mount would come back to the daemon.
+  if (within(mnt, src)) fail(`mountpoint ${mnt} is inside the source ${src}: the mount would contain itself; choose a mountpoint outside the source`);
+  if (within(src, mnt)) fail(`source ${src} is inside the mountpoint ${mnt}: the mount would hide its own source; choose a mountpoint outside the source`);
+  if (c.mount.allowOther && c.mount.allowRoot) throw new UsageError('allow_other and allow_root exclude each other');
+  if (process.geteuid?.() !== 0) {
+    const me = `uid ${process.geteuid?.()}`;
+    try {
+      accessSync(src, constants.R_OK | constants.X_OK);
+    } catch {
+      fail(`source ${src} is not readable by ${me}, whom the daemon runs as: every access would fail`);
+    }
+    if (c.fs.passthroughIo) fail('--passthrough needs root (the kernel lets only CAP_SYS_ADMIN register backing files)');
+  }
   c.fs.source = src;
   c.mountpoint = mnt;
 }
@@ -52,12 +76,24 @@ function describe(e: unknown): string {
   return code ?? String(e);
 }
 
+const BIN = fileURLToPath(new URL('../../../bin/passthroughfs.js', import.meta.url));
+
+/** What the background daemon inherits: enough to find fusermount3 and format times. */
+function daemonEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [READY_FD_ENV]: '3' };
+  if (process.env.TZ !== undefined) env.TZ = process.env.TZ;
+  return env;
+}
+
 /** Start the daemon in the background and return once it reports the mount live. */
 async function daemonize(argv: string[]): Promise<number> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...argv, '--foreground'], {
+  // The daemon gets none of our Node options (--inspect…) and a minimal
+  // environment: NODE_OPTIONS and its kind would otherwise reach a root daemon.
+  const child = spawn(process.execPath, [BIN, ...argv, '--foreground'], {
     detached: true,
+    cwd: '/',
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, [READY_FD_ENV]: '3' },
+    env: daemonEnv(),
   });
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
   let msg = '';
@@ -96,34 +132,70 @@ function report(kind: 'ready' | 'error', text = ''): void {
  * the kernel lets go (writeback flushes need answers).
  */
 async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
+  guardInspectorSignal();
+  const log = stderrLog(c.logLevel);
+  if (closeInspector()) log('warn', 'a Node inspector was open (--inspect in NODE_OPTIONS?); closed it: the daemon never exposes one');
+  // Hold no directory busy: the paths are absolute and canonical by now.
+  process.chdir('/');
   let session: FuseSession;
   try {
     // With other users on the mount, the kernel checks every caller's permissions
     // before a request reaches the daemon (see passthrough.ts).
-    c.fs.allowOther = c.mount.allowOther === true;
+    c.fs.allowOther = c.mount.allowOther === true || c.mount.allowRoot === true;
     const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
     const fs = createPassthroughFs(c.fs);
-    const log = stderrLog(c.logLevel);
+    const me = process.geteuid?.() ?? 0;
     session = FuseSession.mount(fs, c.mountpoint, {
       mount: { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions },
-      session: { ...sessionOptionsFor(c.fs), log, debug: c.logLevel === 'debug' },
+      session: {
+        ...sessionOptionsFor(c.fs), log, debug: c.logLevel === 'debug',
+        ...(c.mount.allowRoot ? { onlyUids: me === 0 ? [0] : [me, 0] } : {}),
+      },
     });
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     report('error', m);
     fail(m);
   }
-  session.unmountOnSignals();
+  installDaemonSignals({
+    stop: () => void session.unmount().catch((e: unknown) => log('error', `unmount failed: ${String(e)}`)),
+    reopenLogs: () => undefined,
+    log,
+  });
   report('ready');
   try {
     await session.serve({ ownThread: true });
     return 0;
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`passthroughfs: ${m}\n`);
+    log('error', m);
     await session.unmount().catch(() => undefined);
     return 1;
   }
+}
+
+/** `passthroughfs umount`: only ever a passthroughfs mount. */
+function umount(c: Extract<Command, { cmd: 'umount' }>): number {
+  let mnt = resolve(c.mountpoint);
+  try {
+    mnt = realpathSync(mnt);
+  } catch (e) {
+    // A mount whose daemon died answers ENOTCONN: it can still be unmounted by name.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTCONN') fail(`${mnt}: ${describe(e)}`);
+  }
+  const m = mountAt(mnt);
+  if (!m) fail(`${mnt} is not mounted`);
+  if (m.fsType !== 'fuse.passthroughfs') fail(`${mnt} is not a passthroughfs mount (it is ${m.fsType}); use umount(8) for it`);
+  try {
+    unmountFuse(mnt, c.lazy);
+  } catch (e) {
+    const busy = (e instanceof SysError && e.errno === E.EBUSY) || /busy/i.test(String(e));
+    if (busy) {
+      fail(`cannot unmount ${mnt}: it is busy (a process has a file, directory or its working directory in it; fuser -vm ${mnt} lists them). Close them, or detach it now with 'passthroughfs umount --lazy ${mnt}': the daemon then exits once the last one is closed`);
+    }
+    fail(`cannot unmount ${mnt}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -142,23 +214,18 @@ export async function main(argv: string[]): Promise<number> {
     case 'version':
       process.stdout.write(`passthroughfs ${version()}\n`);
       return 0;
-    case 'umount': {
-      const mnt = resolve(c.mountpoint);
-      if (!isMountPoint(mnt)) fail(`${mnt} is not mounted`);
-      try {
-        unmountFuse(mnt, false);
-      } catch (e) {
-        fail(`cannot unmount ${mnt}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      return 0;
-    }
+    case 'umount':
+      return umount(c);
     case 'mount':
-      precheck(c);
+      try {
+        precheck(c);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        process.stderr.write(`passthroughfs: ${e.message}\nTry 'passthroughfs --help' for more information.\n`);
+        return 2;
+      }
       if (!c.foreground) return daemonize(argv);
       return serve(c);
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}

@@ -3,8 +3,9 @@
  * fusermount3 (setuid helper, passes the device fd back over a socket) when not.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   AF_UNIX, MNT_DETACH, MS_DIRSYNC, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY,
   MS_SYNCHRONOUS, SOCK_CLOEXEC, SOCK_STREAM, SysError, UMOUNT_NOFOLLOW, close, errno as E, mount, recvFd,
@@ -20,6 +21,16 @@ export interface MountOptions {
   subtype?: string;
   /** Let users other than the mounter use the mount. */
   allowOther?: boolean;
+  /**
+   * Let root use the mount besides the mounting user. The kernel is told
+   * allow_other; the session must refuse other callers (SessionOptions.onlyUids).
+   */
+  allowRoot?: boolean;
+  /**
+   * Remove the mount when the serving process dies, however it dies: fusermount3
+   * stays alive watching the connection's socket (also used when root).
+   */
+  autoUnmount?: boolean;
   /** Let the kernel check permissions from the mode bits before asking us. */
   defaultPermissions?: boolean;
   readOnly?: boolean;
@@ -32,7 +43,7 @@ export interface MountOptions {
 export function mountArgs(opts: MountOptions, fd: number, rootMode: number, uid: number, gid: number): { flags: number; data: string } {
   let flags = MS_NOSUID | MS_NODEV;
   const data = [`fd=${fd}`, `rootmode=${rootMode.toString(8)}`, `user_id=${uid}`, `group_id=${gid}`];
-  if (opts.allowOther) data.push('allow_other');
+  if (opts.allowOther || opts.allowRoot) data.push('allow_other');
   if (opts.defaultPermissions) data.push('default_permissions');
   if (opts.maxRead !== undefined) data.push(`max_read=${opts.maxRead}`);
   if (opts.readOnly) flags |= MS_RDONLY;
@@ -56,9 +67,15 @@ export function mountArgs(opts: MountOptions, fd: number, rootMode: number, uid:
   return { flags, data: data.join(',') };
 }
 
+/** fusermount3 splits its -o list at commas; a backslash escapes the next character. */
+function escapeFusermount(s: string): string {
+  return s.replace(/[\\,]/g, (c) => `\\${c}`);
+}
+
 function fusermountOptions(opts: MountOptions): string {
-  const o = [`fsname=${opts.fsname ?? 'passthroughfs'}`, `subtype=${opts.subtype ?? 'passthroughfs'}`, 'nosuid', 'nodev'];
-  if (opts.allowOther) o.push('allow_other');
+  const o = [`fsname=${escapeFusermount(fsnameOf(opts))}`, `subtype=${subtypeOf(opts)}`, 'nosuid', 'nodev'];
+  if (opts.allowOther || opts.allowRoot) o.push('allow_other');
+  if (opts.autoUnmount) o.push('auto_unmount');
   if (opts.defaultPermissions) o.push('default_permissions');
   if (opts.readOnly) o.push('ro');
   if (opts.maxRead !== undefined) o.push(`max_read=${opts.maxRead}`);
@@ -69,8 +86,20 @@ function fusermountOptions(opts: MountOptions): string {
   return o.join(',');
 }
 
-function escapeOpt(s: string): string {
-  if (/[,\s\\]/.test(s) || s.includes('\0')) throw new TypeError(`mount option value "${s}" has a comma, space or backslash`);
+/**
+ * The mount's source name. mount(2) takes it as its own argument (any bytes but
+ * NUL; mountinfo escapes the rest), so any source path can be its own fsname.
+ */
+function fsnameOf(opts: MountOptions): string {
+  const s = opts.fsname ?? 'passthroughfs';
+  if (s.includes('\0')) throw new TypeError('fsname holds a NUL byte');
+  return s;
+}
+
+/** The type is fuse.<subtype>: one plain word, as it is matched by name in fstab and mountinfo. */
+function subtypeOf(opts: MountOptions): string {
+  const s = opts.subtype ?? 'passthroughfs';
+  if (!/^[A-Za-z0-9_.+-]+$/.test(s)) throw new TypeError(`subtype "${s}" is not a plain name (letters, digits, _ . + -)`);
   return s;
 }
 
@@ -84,16 +113,18 @@ export function isMountPoint(path: string): boolean {
  * Refuses a mountpoint that is not a directory or is already a mount point.
  */
 export function mountFuse(mountpoint: string, opts: MountOptions = {}): FuseDevice {
-  const target = resolve(mountpoint);
+  let target = resolve(mountpoint);
   let st;
   try {
+    // One canonical path from here on: a symlink to a mount point is that mount point.
+    target = realpathSync(target);
     st = statSync(target);
   } catch (e) {
     throw new Error(`mountpoint ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   if (!st.isDirectory()) throw new Error(`mountpoint ${target} is not a directory`);
   if (isMountPoint(target)) throw new Error(`mountpoint ${target} is already in use (something is mounted there)`);
-  if (process.geteuid?.() === 0) return mountDirect(target, opts, st.mode & 0o170000);
+  if (process.geteuid?.() === 0 && !opts.autoUnmount) return mountDirect(target, opts, st.mode & 0o170000);
   return mountWithFusermount(target, opts);
 }
 
@@ -101,8 +132,8 @@ function mountDirect(target: string, opts: MountOptions, rootType: number): Fuse
   const dev = FuseDevice.open();
   try {
     const { flags, data } = mountArgs(opts, dev.fd, rootType, process.getuid!(), process.getgid!());
-    const fsname = escapeOpt(opts.fsname ?? 'passthroughfs');
-    const type = `fuse.${escapeOpt(opts.subtype ?? 'passthroughfs')}`;
+    const fsname = fsnameOf(opts);
+    const type = `fuse.${subtypeOf(opts)}`;
     try {
       mount(fsname, target, type, flags, data);
     } catch (e) {
@@ -117,12 +148,35 @@ function mountDirect(target: string, opts: MountOptions, rootType: number): Fuse
 
 function mountWithFusermount(target: string, opts: MountOptions): FuseDevice {
   const [ours, theirs] = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
+  const args = ['-o', fusermountOptions(opts), '--', target];
+  const env = { ...process.env, _FUSE_COMMFD: '3' };
+  let keepSocket = false;
+  let theirsOpen = true;
   try {
-    const r = spawnSync('fusermount3', ['-o', fusermountOptions(opts), '--', target], {
-      stdio: ['ignore', 'inherit', 'pipe', theirs],
-      env: { ...process.env, _FUSE_COMMFD: '3' },
-      encoding: 'utf8',
-    });
+    if (opts.autoUnmount) {
+      // fusermount3 then stays alive: it unmounts once our end of the socket
+      // closes, which happens when this process dies. Its stderr goes to an
+      // unlinked file, read back only if it fails.
+      const errDir = mkdtempSync(join(tmpdir(), 'ptfs-fusermount-'));
+      const errFd = openSync(join(errDir, 'err'), 'w+', 0o600);
+      rmSync(errDir, { recursive: true });
+      try {
+        const child = spawn('fusermount3', args, { stdio: ['ignore', 'ignore', errFd, theirs], env, detached: true });
+        child.unref();
+        close(theirs);
+        theirsOpen = false;
+        const fd = recvFd(ours);
+        if (fd < 0) {
+          const msg = readFileSync(`/proc/self/fd/${errFd}`, 'utf8').trim();
+          throw new Error(`fusermount3 failed: ${msg || 'it passed no file descriptor (is fuse3 installed?)'}`);
+        }
+        keepSocket = true;
+        return new FuseDevice(fd);
+      } finally {
+        closeSync(errFd);
+      }
+    }
+    const r = spawnSync('fusermount3', args, { stdio: ['ignore', 'inherit', 'pipe', theirs], env, encoding: 'utf8' });
     if (r.error) throw new Error(`fusermount3: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed (package fuse3)' : r.error.message}`);
     if (r.status !== 0) throw new Error(`fusermount3 failed: ${(r.stderr || '').trim() || `exit ${r.status}`}`);
     // fusermount3 passes the opened /dev/fuse fd back with SCM_RIGHTS.
@@ -130,8 +184,10 @@ function mountWithFusermount(target: string, opts: MountOptions): FuseDevice {
     if (fd < 0) throw new Error('fusermount3 did not pass a file descriptor');
     return new FuseDevice(fd);
   } finally {
-    close(ours);
-    close(theirs);
+    // With auto_unmount our end stays open for the life of the process: it is
+    // what fusermount3 watches.
+    if (!keepSocket) close(ours);
+    if (theirsOpen) close(theirs);
   }
 }
 

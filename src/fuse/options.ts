@@ -57,6 +57,11 @@ export interface SessionOptions {
   capabilities?: Partial<Record<Capability, boolean>>;
   /** Where protocol errors and unexpected filesystem exceptions go. Default: stderr. */
   log?: (level: 'error' | 'warn' | 'info' | 'debug', msg: string) => void;
+  /**
+   * Serve only these uids (libfuse's allow_root: the mounting user and root);
+   * others get EACCES, except for requests continuing an open file.
+   */
+  onlyUids?: readonly number[];
   /** Emit a debug line per request. */
   debug?: boolean;
 }

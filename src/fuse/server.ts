@@ -56,6 +56,16 @@ export interface Channel {
 
 type Log = NonNullable<SessionOptions['log']>;
 
+/**
+ * With `onlyUids` (allow_root), requests that continue what an allowed caller
+ * started are served whoever sends them: the kernel may send them on behalf
+ * of another process (writeback, a file descriptor passed on, a release).
+ */
+const CONTINUING_OPS: ReadonlySet<string> = new Set([
+  'init', 'destroy', 'read', 'write', 'fsync', 'release', 'readdir', 'readdirplus', 'fsyncdir', 'releasedir',
+  'getlk', 'setlk', 'bmap', 'ioctl', 'poll', 'lseek', 'copyFileRange', 'fallocate', 'flush',
+]);
+
 const defaultLog: Log = (level, msg) => {
   if (level !== 'debug') process.stderr.write(`passthroughfs: ${level}: ${msg}\n`);
 };
@@ -369,6 +379,8 @@ export class Server {
     if (r.op === 'interrupt') return this.interrupt(r.target);
     if (r.op === 'notifyReply') return this.onNotifyReply?.(u, h.nodeid, r.offset, r.data);
 
+    const only = this.opts.onlyUids;
+    if (only && !only.includes(h.uid) && !CONTINUING_OPS.has(r.op)) return this.sendError(u, E.EACCES!);
     const ctx = new RequestContext(h, d.ext, r);
     if (this.pending.has(u)) {
       // The kernel never reuses a unique that is still in flight; refuse rather than reply twice.

@@ -7,6 +7,7 @@ import { isMountPoint, unmountFuse } from '../fuse/mount.js';
 import { stderrLog } from '../fuse/log.js';
 import { FuseSession } from '../fuse/session.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
+import { checkCapPolicy, restrictServingThread } from '../passthrough/privileges.js';
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
@@ -104,6 +105,7 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
     const fs = createPassthroughFs(c.fs);
     const log = stderrLog(c.logLevel);
+    checkCapPolicy(c.caps);
     session = FuseSession.mount(fs, c.mountpoint, {
       mount: { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions },
       session: { ...sessionOptionsFor(c.fs), log, debug: c.logLevel === 'debug' },
@@ -114,6 +116,15 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     fail(m);
   }
   session.unmountOnSignals();
+  try {
+    // This thread serves: from here on it has only the capabilities requests need.
+    await restrictServingThread(c.caps, stderrLog(c.logLevel));
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    await session.unmount().catch(() => undefined);
+    report('error', m);
+    fail(m);
+  }
   report('ready');
   try {
     await session.serve({ ownThread: true });

@@ -256,3 +256,48 @@ describe('capabilities of the serving thread', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('the ext4 reserve (-m 50) holds for users writing through the mount', { timeout: 120_000 }, () => {
+  const MiB = 1024 * 1024;
+  /** As nobody, write `file` until the filesystem says no; its size then. */
+  const fill = (file: string) => {
+    const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=256'], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+    assert.equal(r.status, 1, `dd stopped early or not at all: ${r.stderr}`);
+    assert.match(r.stderr, /No space left on device/);
+    return fs.statSync(file).size;
+  };
+
+  for (const extra of [[], ['--passthrough']]) {
+    it(`as natively${extra.length ? ` (${extra.join(' ')})` : ''}`, async (t) => {
+      if (spawnSync('mkfs.ext4', ['-V']).error || !fs.existsSync('/dev/loop-control')) return t.skip('needs mkfs.ext4 and loop devices');
+      const dir = makeTempDir('ptfs-resv-');
+      const disk = join(dir, 'disk');
+      const mnt = join(dir, 'mnt');
+      let d: Daemon | undefined;
+      try {
+        fs.chmodSync(dir, 0o755);
+        fs.mkdirSync(disk);
+        fs.mkdirSync(mnt);
+        fs.writeFileSync(join(dir, 'img'), '');
+        fs.truncateSync(join(dir, 'img'), 64 * MiB);
+        assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', '-m', '50', join(dir, 'img')]).status, 0, 'mkfs.ext4');
+        const m = spawnSync('mount', ['-o', 'loop', join(dir, 'img'), disk], { encoding: 'utf8' });
+        if (m.status !== 0) return t.skip(`cannot loop-mount: ${m.stderr.trim()}`);
+        const src = join(disk, 'src');
+        fs.mkdirSync(src, { mode: 0o777 });
+        fs.chmodSync(src, 0o777);
+        const native = fill(join(src, 'native'));
+        fs.unlinkSync(join(src, 'native'));
+        spawnSync('sync', ['-f', src]);
+        d = await startDaemon('bin/passthroughfs.js', ['mount', src, mnt, '--foreground', '-o', 'allow_other', ...extra], mnt);
+        const through = fill(join(mnt, 'f'));
+        // The same, up to the last partial write (root's reserve is half the disk: ~27 MiB more).
+        assert.ok(Math.abs(through - native) <= MiB, `native ${native} bytes, through the mount ${through}`);
+      } finally {
+        await d?.stop();
+        if (isMountPoint(disk)) spawnSync('umount', [disk]);
+        removeTempDir(dir);
+      }
+    });
+  }
+});

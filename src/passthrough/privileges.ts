@@ -5,9 +5,9 @@
  * capabilities, and the host kernel would let callers past limits it
  * enforces on processes without them: CAP_SYS_RESOURCE, for one, lets writes
  * ignore quota limits. (The ext4 reserved blocks are another matter: ext4
- * lets its resuid, root, use them by fsuid whatever the capabilities.) So the
- * serving thread keeps only what passing requests through needs, virtiofsd's
- * set:
+ * lets its resuid, root, use them by fsuid whatever the capabilities, so
+ * writes carry the writer's fsuid: creds.ts asFsuid.) So the serving thread
+ * keeps only what passing requests through needs, virtiofsd's set:
  *
  *   CHOWN, DAC_OVERRIDE, FOWNER, FSETID  act on files of any owner as root
  *                                        callers may (the kernel has already

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { CACHE_POLICIES, defaultOptions, type CachePolicy, type PassthroughOptions } from '../passthrough/options.js';
 import type { MountOptions } from '../fuse/mount.js';
 import { LOG_LEVELS, type LogLevel } from '../fuse/log.js';
+import { CapPolicyError, capPolicy, parseModcaps, type CapChange, type CapPolicy } from '../passthrough/privileges.js';
 
 export class UsageError extends Error {}
 
@@ -34,6 +35,10 @@ Options for mount:
                                        sync, dirsync, debug (= --log-level=debug); defaults, auto,
                                        noauto, nofail, _netdev and x-* are for mount(8) and have no
                                        effect here
+  --modcaps=+CAP:-CAP...               capabilities a root daemon keeps for serving, changed from
+                                       chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap
+                                       (':' or ',' between entries; e.g. -mknod, +sys_admin for
+                                       trusted.* xattrs); all others are dropped
   -f, --foreground                     stay in the foreground (default: return once mounted)
   --log-level=error|warn|info|debug    what to log (default warn)
   -h, --help                           show this help
@@ -50,7 +55,7 @@ export type Command =
   | { cmd: 'help' }
   | { cmd: 'version' }
   | { cmd: 'umount'; mountpoint: string; lazy: boolean }
-  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel };
+  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel; caps: CapPolicy };
 
 function seconds(flag: string, v: string): number {
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} needs a number of seconds, not "${v}"`);
@@ -174,6 +179,7 @@ function parseMount(rest: string[]): Command {
   let foreground = false;
   let logLevel: LogLevel = 'warn';
   const targets: OptionTargets = { mount, fs, setLogLevel: (l) => (logLevel = l) };
+  const modcaps: CapChange[] = [];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('-') || a === '-') { positional.push(a); continue; }
@@ -214,6 +220,7 @@ function parseMount(rest: string[]): Command {
         logLevel = v as LogLevel;
         break;
       }
+      case '--modcaps': modcaps.push(...usageErrors(() => parseModcaps(value()))); break;
       case '-o': for (const o of splitOptions(value())) mountOption(o, targets); break;
       default:
         if (a.startsWith('-o') && a.length > 2) {
@@ -226,5 +233,14 @@ function parseMount(rest: string[]): Command {
   if (positional.length < 2) throw new UsageError('mount needs <source> and <mountpoint>');
   if (positional.length > 2) throw new UsageError(`unexpected argument "${positional[2]}"`);
   fs.source = positional[0]!;
-  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel };
+  const caps = usageErrors(() => capPolicy(modcaps, { passthroughIo: fs.passthroughIo }));
+  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, caps };
+}
+
+function usageErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw e instanceof CapPolicyError ? new UsageError(e.message) : e;
+  }
 }

@@ -10,6 +10,7 @@ import { closeInspector, guardInspectorSignal, installDaemonSignals } from './si
 import { stderrLog } from '../fuse/log.js';
 import { FuseSession } from '../fuse/session.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
+import { checkCapPolicy, restrictServingThread } from '../passthrough/privileges.js';
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
@@ -145,6 +146,7 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
     const fs = createPassthroughFs(c.fs);
     const me = process.geteuid?.() ?? 0;
+    checkCapPolicy(c.caps);
     session = FuseSession.mount(fs, c.mountpoint, {
       mount: { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions },
       session: {
@@ -162,6 +164,15 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     reopenLogs: () => undefined,
     log,
   });
+  try {
+    // This thread serves: from here on it has only the capabilities requests need.
+    await restrictServingThread(c.caps, log);
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    await session.unmount().catch(() => undefined);
+    report('error', m);
+    fail(m);
+  }
   report('ready');
   try {
     await session.serve({ ownThread: true });

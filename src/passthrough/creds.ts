@@ -15,6 +15,24 @@ export class Credentials {
   /** Only root can switch; an unprivileged daemon creates everything as itself. */
   readonly canSwitch = this.uid === 0;
 
+  /**
+   * Run `fn` with only the filesystem uid switched to `uid`, for calls on an
+   * open file that allocate space: the host's permission checks were made at
+   * open, but its space accounting looks at the fsuid (ext4 lets its resuid,
+   * root by default, use the reserved blocks), so a user's writes must not
+   * carry root's. No group switch: nothing here checks groups (an ext4 resgid
+   * other than root aside).
+   */
+  asFsuid<T>(uid: number, fn: () => T): T {
+    if (!this.canSwitch || uid === this.uid) return fn();
+    setfsuid(uid);
+    try {
+      return fn();
+    } finally {
+      setfsuid(this.uid);
+    }
+  }
+
   run<T>(ctx: Context, fn: () => T): T {
     if (!this.canSwitch || (ctx.uid === this.uid && ctx.gid === this.gid && ctx.suppGroup === undefined)) return fn();
     const supp = ctx.suppGroup;

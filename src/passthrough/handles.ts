@@ -5,6 +5,8 @@ import { SysError, errno as E } from '../sys/errno.js';
 export interface Handle {
   readonly node: bigint;
   readonly fd: number;
+  /** Files: the uid that opened it, which writes without a caller (writeback) are made as. */
+  readonly uid?: number;
   /** FUSE passthrough backing id, to close on release. */
   backingId?: number;
   /** Directories: the directory offset the fd is positioned at (d_off of the last entry returned). */

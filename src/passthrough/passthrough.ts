@@ -214,22 +214,25 @@ export class PassthroughFs implements FileSystem {
     return flags;
   }
 
-  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', flags: number): OpenReply {
+  /** `uid`: the opener, for files (see write). */
+  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', flags: number, uid = 0): OpenReply {
     let openFlags = openFlagsFor(this.opts.cache, kind);
     if (kind === 'dir') return { fh: this.handles.add({ node, fd, dirPos: 0n }), openFlags };
     if ((flags & O_DIRECT) !== 0 && this.opts.allowDirectIo) openFlags |= FOPEN.DIRECT_IO;
     let backingId: number | undefined;
     if (this.backing) {
-      // The kernel then reads and writes the host file itself; if it refuses
-      // this file, the daemon serves its data as usual.
+      // The kernel then reads and writes the host file itself, with the
+      // credentials of this call (so with the opener's fsuid, as write does);
+      // if it refuses this file, the daemon serves its data as usual.
+      const backing = this.backing;
       try {
-        backingId = this.backing.open(fd);
+        backingId = this.creds.asFsuid(uid, () => backing.open(fd));
         openFlags = (openFlags & ~(FOPEN.DIRECT_IO | FOPEN.KEEP_CACHE)) | FOPEN.PASSTHROUGH;
       } catch {
         backingId = undefined;
       }
     }
-    const fh = this.handles.add(backingId === undefined ? { node, fd } : { node, fd, backingId });
+    const fh = this.handles.add(backingId === undefined ? { node, fd, uid } : { node, fd, uid, backingId });
     return backingId === undefined ? { fh, openFlags } : { fh, openFlags, backingId };
   }
 
@@ -393,11 +396,11 @@ export class PassthroughFs implements FileSystem {
 
   // ---- files -----------------------------------------------------------------
 
-  open(_ctx: Context, node: bigint, flags: number): OpenReply {
+  open(ctx: Context, node: bigint, flags: number): OpenReply {
     const inode = this.node(node);
     if (this.opts.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC))) fail(E.EROFS!, 'open');
     const fd = this.reopen(inode, this.hostFlags(flags));
-    return this.openReply(fd, node, 'file', flags);
+    return this.openReply(fd, node, 'file', flags, ctx.uid);
   }
 
   create(ctx: Context, parent: bigint, name: Buffer, mode: number, flags: number): CreateReply {
@@ -407,14 +410,14 @@ export class PassthroughFs implements FileSystem {
     const hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
     this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat2(p.fd, name, hf, mode & 0o7777, LOOKUP_RESOLVE));
-    return this.created(fd, flags);
+    return this.created(fd, flags, ctx.uid);
   }
 
   /** The entry and open handle of a file just created through `fd`. */
-  private created(fd: number, flags: number): CreateReply {
+  private created(fd: number, flags: number, uid: number): CreateReply {
     try {
       const entry = this.adopt(fd);
-      return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags) };
+      return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags, uid) };
     } catch (e) {
       close(fd);
       throw e;
@@ -427,7 +430,7 @@ export class PassthroughFs implements FileSystem {
     const hf = (this.hostFlags(flags) & ~O_CREAT) | O_TMPFILE | O_CLOEXEC;
     this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${p.fd}`, hf, mode & 0o7777));
-    return this.created(fd, flags);
+    return this.created(fd, flags, ctx.uid);
   }
 
   read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer): number {
@@ -435,9 +438,13 @@ export class PassthroughFs implements FileSystem {
     return pread(h.fd, size === buf.length ? buf : buf.subarray(0, size), offset);
   }
 
-  write(_ctx: Context, node: bigint, fh: bigint, offset: number, data: Buffer): number {
+  /**
+   * Space is taken as the writer's (creds.ts asFsuid): the caller's uid, or
+   * the opener's for writeback, which has no caller.
+   */
+  write(ctx: Context, node: bigint, fh: bigint, offset: number, data: Buffer): number {
     const h = this.handles.get(fh, node);
-    return pwrite(h.fd, data, offset);
+    return this.creds.asFsuid(ctx.pid === 0 ? (h.uid ?? 0) : ctx.uid, () => pwrite(h.fd, data, offset));
   }
 
   release(_ctx: Context, node: bigint, fh: bigint): void {
@@ -449,20 +456,21 @@ export class PassthroughFs implements FileSystem {
     return fsyncAsync(this.handles.get(fh, node).fd, datasync);
   }
 
-  fallocate(_ctx: Context, node: bigint, fh: bigint, offset: number, length: number, mode: number): void {
+  fallocate(ctx: Context, node: bigint, fh: bigint, offset: number, length: number, mode: number): void {
     this.readOnly();
-    fallocate(this.handles.get(fh, node).fd, mode, offset, length);
+    const fd = this.handles.get(fh, node).fd;
+    this.creds.asFsuid(ctx.uid, () => fallocate(fd, mode, offset, length));
   }
 
   lseek(_ctx: Context, node: bigint, fh: bigint, offset: number, whence: number): number {
     return lseek(this.handles.get(fh, node).fd, offset, whence);
   }
 
-  copyFileRange(_ctx: Context, nodeIn: bigint, fhIn: bigint, offIn: number, nodeOut: bigint, fhOut: bigint, offOut: number, len: number, flags: number): number {
+  copyFileRange(ctx: Context, nodeIn: bigint, fhIn: bigint, offIn: number, nodeOut: bigint, fhOut: bigint, offOut: number, len: number, flags: number): number {
     this.readOnly();
     const a = this.handles.get(fhIn, nodeIn);
     const b = this.handles.get(fhOut, nodeOut);
-    return copyFileRange(a.fd, offIn, b.fd, offOut, len, flags);
+    return this.creds.asFsuid(ctx.uid, () => copyFileRange(a.fd, offIn, b.fd, offOut, len, flags));
   }
 
   // ---- locks -----------------------------------------------------------------

@@ -264,6 +264,8 @@ export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_KEEPCAPS = 8;
 export const PR_SET_NAME = 15;
 export const PR_GET_NAME = 16;
+export const PR_CAPBSET_READ = 23;
+export const PR_CAPBSET_DROP = 24;
 export const PR_SET_NO_NEW_PRIVS = 38;
 
 // ---- file handles ----------------------------------------------------------

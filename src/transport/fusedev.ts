@@ -5,8 +5,8 @@
  * ENOENT are routine here.
  */
 import {
-  AT_FDCWD, F_GETFL, F_SETFL, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, close, fcntl, ioctlPtr, openat, pollAsync,
-  pollFd, readRaw, writeRaw,
+  AT_FDCWD, CAP, F_GETFL, F_SETFL, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, close, fcntl, ioctlPtr, openat, pollAsync,
+  pollFd, readRaw, withEffectiveCap, writeRaw,
 } from '../sys/index.js';
 import { DevIoctl } from '../fuse/abi.js';
 
@@ -59,17 +59,24 @@ export class FuseDevice {
     return pollAsync([{ fd: this.fd, events: POLLIN, revents: 0 }], timeoutMs).catch((e: { errno?: number }) => -(e.errno ?? 5));
   }
 
-  /** Register `fd` as a passthrough backing file; returns the backing id. */
+  /**
+   * Register `fd` as a passthrough backing file; returns the backing id. The
+   * kernel wants CAP_SYS_ADMIN for it; a serving thread that keeps it
+   * permitted but not effective (passthrough/privileges.ts) has it raised for
+   * this call only. The kernel keeps the credentials of this call for the
+   * backing file's I/O.
+   */
   backingOpen(fd: number): number {
     // struct fuse_backing_map { s32 fd; u32 flags; u64 padding; }
     this.arg.fill(0);
     this.arg.writeInt32LE(fd, 0);
-    return ioctlPtr(this.fd, DevIoctl.BACKING_OPEN, this.arg);
+    return withEffectiveCap(CAP.SYS_ADMIN, () => ioctlPtr(this.fd, DevIoctl.BACKING_OPEN, this.arg));
   }
 
+  /** The kernel checks CAP_SYS_ADMIN here too: raised as for backingOpen. */
   backingClose(id: number): void {
     this.arg.writeUInt32LE(id, 0);
-    ioctlPtr(this.fd, DevIoctl.BACKING_CLOSE, this.arg.subarray(0, 4));
+    withEffectiveCap(CAP.SYS_ADMIN, () => ioctlPtr(this.fd, DevIoctl.BACKING_CLOSE, this.arg.subarray(0, 4)));
   }
 
   close(): void {

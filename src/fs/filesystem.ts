@@ -72,10 +72,11 @@ export interface FileSystem {
   /**
    * Read up to `size` bytes at `offset`. Either fill `buf` (exactly `size`
    * bytes long, a view into the reply) and return the byte count, or return a
-   * Buffer of at most `size` bytes.
+   * Buffer of at most `size` bytes. openFlags: the client file's flags now
+   * (fcntl F_SETFL may have changed them since open, O_DIRECT for one).
    */
-  read?(ctx: Context, node: NodeId, fh: bigint, offset: number, size: number, buf: Buffer): MaybePromise<number | Buffer>;
-  /** `data` is a view into the request buffer; copy it if you keep it. writeFlags: FUSE_WRITE_*. */
+  read?(ctx: Context, node: NodeId, fh: bigint, offset: number, size: number, buf: Buffer, openFlags?: number): MaybePromise<number | Buffer>;
+  /** `data` is a view into the request buffer; copy it if you keep it. writeFlags: FUSE_WRITE_*; openFlags as for read. */
   write?(ctx: Context, node: NodeId, fh: bigint, offset: number, data: Buffer, writeFlags: number, openFlags: number): MaybePromise<number>;
   flush?(ctx: Context, node: NodeId, fh: bigint, lockOwner: bigint): MaybePromise<void>;
   /** releaseFlags: FUSE_RELEASE_FLUSH, FUSE_RELEASE_FLOCK_UNLOCK. */

@@ -573,7 +573,7 @@ export class Server {
     const size = Math.min(r.size, this.out.length - OUT_HEADER_SIZE);
     const out = this.out;
     const view = out.subarray(OUT_HEADER_SIZE, OUT_HEADER_SIZE + size);
-    const res = fs.read(ctx, node, r.fh, r.offset, size, view);
+    const res = fs.read(ctx, node, r.fh, r.offset, size, view, r.flags);
     this.finish(ctx, 'read', res, (v, buf) => {
       if (typeof v === 'number') {
         if (!(v >= 0 && v <= size)) throw new RangeError(`read returned ${v} for size ${size}`);

@@ -4,9 +4,17 @@
  * group the kernel sent) on this thread. setfsuid/setfsgid and the raw
  * setgroups syscall are per-thread; a switch costs three or four syscalls
  * and is skipped when the caller is the daemon's own user.
+ *
+ * Writes to an open file run as whoever opened it (the handle keeps that
+ * identity): the kernel may send them without the writer's credentials
+ * (writeback), and the host's space checks (ext4's reserved blocks, whose
+ * owner is uid 0 by default) must see the user, not the daemon.
  */
 import type { Context } from '../fs/context.js';
 import { geteuid, getegid, getgroups, setfsgid, setfsuid, setgroups } from '../sys/index.js';
+
+/** Whom to act as: a request's caller, or the opener of a handle. */
+export type Identity = Pick<Context, 'uid' | 'gid' | 'suppGroup'>;
 
 export class Credentials {
   private readonly uid = geteuid();
@@ -15,29 +23,26 @@ export class Credentials {
   /** Only root can switch; an unprivileged daemon creates everything as itself. */
   readonly canSwitch = this.uid === 0;
 
-  /**
-   * Run `fn` with only the filesystem uid switched to `uid`, for calls on an
-   * open file that allocate space: the host's permission checks were made at
-   * open, but its space accounting looks at the fsuid (ext4 lets its resuid,
-   * root by default, use the reserved blocks), so a user's writes must not
-   * carry root's. No group switch: nothing here checks groups (an ext4 resgid
-   * other than root aside).
-   */
-  asFsuid<T>(uid: number, fn: () => T): T {
-    if (!this.canSwitch || uid === this.uid) return fn();
-    setfsuid(uid);
-    try {
-      return fn();
-    } finally {
-      setfsuid(this.uid);
-    }
+  /** Whether acting as `id` takes a switch (false for the daemon's own identity, or when it cannot switch). */
+  differs(id: Identity): boolean {
+    return this.canSwitch && !(id.uid === this.uid && id.gid === this.gid && id.suppGroup === undefined);
   }
 
-  run<T>(ctx: Context, fn: () => T): T {
-    if (!this.canSwitch || (ctx.uid === this.uid && ctx.gid === this.gid && ctx.suppGroup === undefined)) return fn();
+  /** `id` to keep for later (on a handle), or undefined when acting as it needs no switch. */
+  keep(id: Identity): Identity | undefined {
+    if (!this.differs(id)) return undefined;
+    return id.suppGroup === undefined ? { uid: id.uid, gid: id.gid } : { uid: id.uid, gid: id.gid, suppGroup: id.suppGroup };
+  }
+
+  run<T>(ctx: Identity, fn: () => T): T {
+    if (!this.differs(ctx)) return fn();
     const supp = ctx.suppGroup;
-    // The daemon's own groups must not leak into the caller's rights.
-    setgroups(supp !== undefined ? [supp] : []);
+    // The daemon's own groups must not leak into the caller's rights. Each
+    // credential change costs ~2 µs, so the groups are left alone when they
+    // are the caller's already (a daemon with no supplementary groups).
+    const groups = supp !== undefined ? [supp] : [];
+    const swapGroups = !sameGroups(groups, this.groups);
+    if (swapGroups) setgroups(groups);
     setfsgid(ctx.gid);
     setfsuid(ctx.uid);
     try {
@@ -45,7 +50,11 @@ export class Credentials {
     } finally {
       setfsuid(this.uid);
       setfsgid(this.gid);
-      setgroups(this.groups);
+      if (swapGroups) setgroups(this.groups);
     }
   }
+}
+
+function sameGroups(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((g, i) => g === b[i]);
 }

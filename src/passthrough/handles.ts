@@ -1,12 +1,29 @@
 /** Open files and directories, by the fh the kernel was given. */
 import { close } from '../sys/index.js';
 import { SysError, errno as E } from '../sys/errno.js';
+import type { Identity } from './creds.js';
 
 export interface Handle {
   readonly node: bigint;
   readonly fd: number;
-  /** Files: the uid that opened it, which writes without a caller (writeback) are made as. */
-  readonly uid?: number;
+  /** Files: the flags the host fd was opened with. */
+  readonly hostFlags?: number;
+  /**
+   * Files: whether the host fd has O_DIRECT now. It follows the client's
+   * file flags per request (fcntl F_SETFL can change them after open, as dd
+   * does for its last, short block).
+   */
+  direct?: boolean;
+  /**
+   * Files once used with O_DIRECT: the alignment the host needs for I/O
+   * buffers (a power of two, at least a page and the logical block size).
+   */
+  directAlign?: number;
+  /**
+   * Files: whom writes and other space-allocating calls run as, when that is
+   * not the daemon itself: the opener (see creds.ts).
+   */
+  readonly opener?: Identity;
   /** FUSE passthrough backing id, to close on release. */
   backingId?: number;
   /** Directories: the directory offset the fd is positioned at (d_off of the last entry returned). */
@@ -32,6 +49,12 @@ export class HandleTable {
     const h = this.map.get(fh);
     if (!h || h.node !== node) throw new SysError(E.EBADF!, 'handle');
     return h;
+  }
+
+  /** Some handle of `node` other than `except` that satisfies `ok` (a linear scan: for rare paths only). */
+  find(node: bigint, except: Handle, ok: (h: Handle) => boolean): Handle | undefined {
+    for (const h of this.map.values()) if (h.node === node && h !== except && ok(h)) return h;
+    return undefined;
   }
 
   /** Forget `fh` and return it; the caller closes what it holds. */

@@ -25,7 +25,7 @@ import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '
 import type {
   AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
-import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID } from '../fuse/abi.js';
+import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
   DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
@@ -35,10 +35,11 @@ import {
   ftruncate, fsyncAsync, futimens, getdents64, getxattrFd, linkat, listxattrFd, lseek, lseekBig, makedev, mkdirat, mknodat,
   openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, splitXattrList, xattrBuffer, statxInto, symlinkat, syncfsAsync,
   CLONE_FS, umask, unlinkat, unshare, utimensat, type Timespecs,
+  AlignedBuffer, STATX_ATTR_APPEND, F_GETFL, F_SETFL, RWF_NOAPPEND, STATX_DIOALIGN, fcntl, pageSize, pwrite2,
 } from '../sys/index.js';
 import { attrFromStatx, keyFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
 import { Credentials } from './creds.js';
-import { HandleTable } from './handles.js';
+import { HandleTable, type Handle } from './handles.js';
 import { InodeStore, type Inode } from './inodes.js';
 import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
 
@@ -78,6 +79,8 @@ export class PassthroughFs implements FileSystem {
   private readonly sx = Buffer.alloc(256);
   private readonly dirBuf = Buffer.alloc(32 * 1024);
   private readonly cursor = new DirentCursor();
+  /** Bounce buffer for O_DIRECT host I/O (FUSE request and reply buffers are not aligned); mapped on first use. */
+  private readonly aligned = new AlignedBuffer();
   private writeback = false;
   private backing: BackingFiles | undefined;
 
@@ -117,6 +120,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   destroy(): void {
+    this.aligned.release();
     this.handles.clear();
     this.inodes.clear();
   }
@@ -214,11 +218,21 @@ export class PassthroughFs implements FileSystem {
     return flags;
   }
 
-  /** `uid`: the opener, for files (see write). */
-  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', flags: number, uid = 0): OpenReply {
+  /**
+   * The handle of a file or directory just opened as `fd`. For files,
+   * `hostFlags` is how `fd` was opened and `opener` who asked (see creds.ts).
+   */
+  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', hostFlags = 0, opener?: Context): OpenReply {
     let openFlags = openFlagsFor(this.opts.cache, kind);
     if (kind === 'dir') return { fh: this.handles.add({ node, fd, dirPos: 0n }), openFlags };
-    if ((flags & O_DIRECT) !== 0 && this.opts.allowDirectIo) openFlags |= FOPEN.DIRECT_IO;
+    const direct = (hostFlags & O_DIRECT) !== 0;
+    // Under writeback only an append-only file has an O_APPEND host fd (see
+    // appendOnly): its appends must reach us as they are made, uncached: the
+    // kernel would otherwise send them back as positioned page writes, which
+    // the host refuses for such a file (and an O_APPEND fd would place at the
+    // end again, duplicating a page's head).
+    if (direct || (this.writeback && (hostFlags & O_APPEND) !== 0)) openFlags |= FOPEN.DIRECT_IO;
+    const handle: Handle = { node, fd, hostFlags, direct, opener: opener ? this.creds.keep(opener) : undefined };
     let backingId: number | undefined;
     if (this.backing) {
       // The kernel then reads and writes the host file itself, with the
@@ -226,14 +240,70 @@ export class PassthroughFs implements FileSystem {
       // if it refuses this file, the daemon serves its data as usual.
       const backing = this.backing;
       try {
-        backingId = this.creds.asFsuid(uid, () => backing.open(fd));
+        backingId = this.asOpener(handle, () => backing.open(fd));
         openFlags = (openFlags & ~(FOPEN.DIRECT_IO | FOPEN.KEEP_CACHE)) | FOPEN.PASSTHROUGH;
       } catch {
         backingId = undefined;
       }
     }
-    const fh = this.handles.add(backingId === undefined ? { node, fd, uid } : { node, fd, uid, backingId });
+    if (backingId !== undefined) handle.backingId = backingId;
+    const fh = this.handles.add(handle);
     return backingId === undefined ? { fh, openFlags } : { fh, openFlags, backingId };
+  }
+
+  /**
+   * Whether this request's host I/O is O_DIRECT, and if so the buffer
+   * alignment it needs; sets the host fd's O_DIRECT to match first. It is
+   * direct when the client's file has O_DIRECT now (`clientFlags`, sent with
+   * every read and write) and the option honours it, unless the data comes
+   * from the page cache (`cached`: writeback may use any open of the file,
+   * and sends a file's tail at its size, not block-aligned). Misaligned
+   * offsets and sizes stay the client's and fail as natively (EINVAL).
+   */
+  private directIo(h: Handle, clientFlags: number, cached: boolean): number | undefined {
+    const want = (clientFlags & O_DIRECT) !== 0 && this.opts.allowDirectIo && !cached;
+    if (want !== (h.direct === true)) {
+      fcntl(h.fd, F_SETFL, (fcntl(h.fd, F_GETFL) & ~O_DIRECT) | (want ? O_DIRECT : 0));
+      h.direct = want;
+    }
+    if (!want) return undefined;
+    return (h.directAlign ??= this.dioAlign(h.fd));
+  }
+
+  /**
+   * The buffer alignment O_DIRECT I/O on `fd` needs: a page at least (what the
+   * bounce buffer always gives), and the file's dio_mem_align and
+   * dio_offset_align (the logical block size) where statx reports them.
+   */
+  private dioAlign(fd: number): number {
+    let a = pageSize;
+    const r = statxInto(fd, '', AT_EMPTY_PATH, STATX_DIOALIGN, this.sx);
+    if (r >= 0 && (this.sx.readUInt32LE(0) & STATX_DIOALIGN) !== 0) {
+      a = Math.max(a, this.sx.readUInt32LE(0x98), this.sx.readUInt32LE(0x9c));
+    }
+    return 2 ** Math.ceil(Math.log2(a));
+  }
+
+  /**
+   * Whether opening with `hostFlags` failed only because the file is
+   * append-only: under writeback the host open lacks the caller's O_APPEND
+   * (the kernel positions appends itself), which such a file refuses with
+   * EPERM. It is then opened with O_APPEND, and openReply makes its handle
+   * uncached.
+   */
+  private appendOnly(e: unknown, flags: number, hostFlags: number): boolean {
+    return e instanceof SysError && e.errno === E.EPERM && (flags & O_APPEND) !== 0 && (hostFlags & O_APPEND) === 0;
+  }
+
+  /** Whether the host file is append-only (chattr +a: STATX_ATTR_APPEND). */
+  private isAppendOnly(fd: number): boolean {
+    this.stat(fd);
+    return (this.sx.readUInt32LE(8) & STATX_ATTR_APPEND) !== 0;
+  }
+
+  /** Run `fn` as the opener of `h` (space-allocating calls: the host's reserve and quota checks must see the user). */
+  private asOpener<T>(h: Handle, fn: () => T): T {
+    return h.opener ? this.creds.run(h.opener, fn) : fn();
   }
 
   private closeHandle(fh: bigint, node: bigint): void {
@@ -304,7 +374,8 @@ export class PassthroughFs implements FileSystem {
     }
     if (set.size !== undefined) {
       if (h) {
-        ftruncate(h.fd, set.size);
+        const size = set.size;
+        this.asOpener(h, () => ftruncate(h.fd, size));
       } else {
         const fd = this.reopen(inode, O_WRONLY);
         try {
@@ -320,8 +391,20 @@ export class PassthroughFs implements FileSystem {
       else if (set.atime) { t.atime = set.atime.sec; t.atimeNsec = set.atime.nsec; }
       if (set.mtime === 'now') t.mtimeNsec = UTIME_NOW;
       else if (set.mtime) { t.mtime = set.mtime.sec; t.mtimeNsec = set.mtime.nsec; }
-      if (h) futimens(h.fd, t);
-      else utimensat(inode.fd, '', t, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      const setTimes = (times: Timespecs | null) => {
+        if (h) futimens(h.fd, times);
+        else utimensat(inode.fd, '', times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      };
+      try {
+        setTimes(t);
+      } catch (e) {
+        // Under writeback the kernel keeps mtime/ctime and sends them as
+        // explicit times (after a write or fallocate, and for `touch`),
+        // which the host refuses on an append-only file. It allows only a
+        // plain touch (both times now), which is what those updates mean.
+        if (!this.writeback || !(e instanceof SysError) || e.errno !== E.EPERM || !this.isAppendOnly(inode.fd)) throw e;
+        setTimes(null);
+      }
     }
     return this.attrReply(inode.fd);
   }
@@ -399,25 +482,42 @@ export class PassthroughFs implements FileSystem {
   open(ctx: Context, node: bigint, flags: number): OpenReply {
     const inode = this.node(node);
     if (this.opts.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC))) fail(E.EROFS!, 'open');
-    const fd = this.reopen(inode, this.hostFlags(flags));
-    return this.openReply(fd, node, 'file', flags, ctx.uid);
+    let hf = this.hostFlags(flags);
+    let fd: number;
+    try {
+      fd = this.reopen(inode, hf);
+    } catch (e) {
+      if (!this.appendOnly(e, flags, hf)) throw e;
+      hf |= O_APPEND;
+      fd = this.reopen(inode, hf);
+    }
+    return this.openReply(fd, node, 'file', hf, ctx);
   }
 
   create(ctx: Context, parent: bigint, name: Buffer, mode: number, flags: number): CreateReply {
     this.readOnly();
     const p = this.node(parent);
     checkName(name);
-    const hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    let hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
     this.callerUmask(ctx);
-    const fd = this.creds.run(ctx, () => openat2(p.fd, name, hf, mode & 0o7777, LOOKUP_RESOLVE));
-    return this.created(fd, flags, ctx.uid);
+    const openIt = () => this.creds.run(ctx, () => openat2(p.fd, name, hf, mode & 0o7777, LOOKUP_RESOLVE));
+    let fd: number;
+    try {
+      fd = openIt();
+    } catch (e) {
+      // The name existed after all (created on the host meanwhile), as an append-only file.
+      if (!this.appendOnly(e, flags, hf)) throw e;
+      hf |= O_APPEND;
+      fd = openIt();
+    }
+    return this.created(fd, hf, ctx);
   }
 
-  /** The entry and open handle of a file just created through `fd`. */
-  private created(fd: number, flags: number, uid: number): CreateReply {
+  /** The entry and open handle of a file just created through `fd`, opened with `hostFlags`. */
+  private created(fd: number, hostFlags: number, ctx: Context): CreateReply {
     try {
       const entry = this.adopt(fd);
-      return { entry, open: this.openReply(fd, entry.nodeid, 'file', flags, uid) };
+      return { entry, open: this.openReply(fd, entry.nodeid, 'file', hostFlags, ctx) };
     } catch (e) {
       close(fd);
       throw e;
@@ -430,22 +530,62 @@ export class PassthroughFs implements FileSystem {
     const hf = (this.hostFlags(flags) & ~O_CREAT) | O_TMPFILE | O_CLOEXEC;
     this.callerUmask(ctx);
     const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${p.fd}`, hf, mode & 0o7777));
-    return this.created(fd, flags, ctx.uid);
+    return this.created(fd, hf, ctx);
   }
 
-  read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer): number {
+  read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer, clientFlags = 0): number {
     const h = this.handles.get(fh, node);
-    return pread(h.fd, size === buf.length ? buf : buf.subarray(0, size), offset);
+    const dst = size === buf.length ? buf : buf.subarray(0, size);
+    const align = h.direct || (clientFlags & O_DIRECT) !== 0 ? this.directIo(h, clientFlags, false) : undefined;
+    if (align === undefined) return pread(h.fd, dst, offset);
+    const b = this.aligned.get(size, align);
+    const n = pread(h.fd, b, offset);
+    b.copy(dst, 0, 0, n);
+    return n;
   }
 
   /**
-   * Space is taken as the writer's (creds.ts asFsuid): the caller's uid, or
-   * the opener's for writeback, which has no caller.
+   * Writes run as the handle's opener. A write from the page cache
+   * (WRITE_CACHE: writeback, or a shared mapping) is positioned even when the
+   * file was opened O_APPEND, so on an O_APPEND host fd it must not be
+   * appended: RWF_NOAPPEND honours the offset, and an append-only file, which
+   * refuses that, gets it through another open of the file that can position.
    */
-  write(ctx: Context, node: bigint, fh: bigint, offset: number, data: Buffer): number {
+  write(_ctx: Context, node: bigint, fh: bigint, offset: number, data: Buffer, writeFlags = 0, clientFlags = 0): number {
     const h = this.handles.get(fh, node);
-    return this.creds.asFsuid(ctx.pid === 0 ? (h.uid ?? 0) : ctx.uid, () => pwrite(h.fd, data, offset));
+    const cached = (writeFlags & WRITE.CACHE) !== 0;
+    const positioned = cached && ((h.hostFlags ?? 0) & O_APPEND) !== 0;
+    try {
+      return this.asOpener(h, () => this.hostWrite(h, data, offset, clientFlags, cached, positioned));
+    } catch (e) {
+      if (!positioned || !(e instanceof SysError) || e.errno !== E.EPERM) throw e;
+      const other = this.handles.find(node, h, (o) => o.hostFlags !== undefined && (o.hostFlags & O_APPEND) === 0 && (o.hostFlags & O_ACCMODE) !== O_RDONLY);
+      if (!other) throw e;
+      return this.asOpener(other, () => this.hostWrite(other, data, offset, clientFlags, cached, false));
+    }
   }
+
+  private hostWrite(h: Handle, data: Buffer, offset: number, clientFlags: number, cached: boolean, positioned: boolean): number {
+    let src = data;
+    const align = h.direct || (clientFlags & O_DIRECT) !== 0 ? this.directIo(h, clientFlags, cached) : undefined;
+    if (align !== undefined) {
+      src = this.aligned.get(data.length, align);
+      data.copy(src);
+    }
+    if (positioned && this.noAppend) {
+      try {
+        return pwrite2(h.fd, src, offset, RWF_NOAPPEND);
+      } catch (e) {
+        // Before Linux 6.9 there is no way to position on an O_APPEND fd.
+        if (!(e instanceof SysError) || e.errno !== E.EOPNOTSUPP) throw e;
+        this.noAppend = false;
+      }
+    }
+    return pwrite(h.fd, src, offset);
+  }
+
+  /** Whether the host knows RWF_NOAPPEND. */
+  private noAppend = true;
 
   release(_ctx: Context, node: bigint, fh: bigint): void {
     this.closeHandle(fh, node);
@@ -456,21 +596,21 @@ export class PassthroughFs implements FileSystem {
     return fsyncAsync(this.handles.get(fh, node).fd, datasync);
   }
 
-  fallocate(ctx: Context, node: bigint, fh: bigint, offset: number, length: number, mode: number): void {
+  fallocate(_ctx: Context, node: bigint, fh: bigint, offset: number, length: number, mode: number): void {
     this.readOnly();
-    const fd = this.handles.get(fh, node).fd;
-    this.creds.asFsuid(ctx.uid, () => fallocate(fd, mode, offset, length));
+    const h = this.handles.get(fh, node);
+    this.asOpener(h, () => fallocate(h.fd, mode, offset, length));
   }
 
   lseek(_ctx: Context, node: bigint, fh: bigint, offset: number, whence: number): number {
     return lseek(this.handles.get(fh, node).fd, offset, whence);
   }
 
-  copyFileRange(ctx: Context, nodeIn: bigint, fhIn: bigint, offIn: number, nodeOut: bigint, fhOut: bigint, offOut: number, len: number, flags: number): number {
+  copyFileRange(_ctx: Context, nodeIn: bigint, fhIn: bigint, offIn: number, nodeOut: bigint, fhOut: bigint, offOut: number, len: number, flags: number): number {
     this.readOnly();
     const a = this.handles.get(fhIn, nodeIn);
     const b = this.handles.get(fhOut, nodeOut);
-    return this.creds.asFsuid(ctx.uid, () => copyFileRange(a.fd, offIn, b.fd, offOut, len, flags));
+    return this.asOpener(b, () => copyFileRange(a.fd, offIn, b.fd, offOut, len, flags));
   }
 
   // ---- locks -----------------------------------------------------------------
@@ -517,7 +657,7 @@ export class PassthroughFs implements FileSystem {
     const inode = this.node(node);
     if (inode.type !== S_IFDIR) fail(E.ENOTDIR!, 'opendir');
     const fd = this.reopen(inode, (flags & ~O_ACCMODE) | O_RDONLY | O_DIRECTORY);
-    return this.openReply(fd, node, 'dir', flags);
+    return this.openReply(fd, node, 'dir');
   }
 
   /**

@@ -35,6 +35,11 @@ export const O_PATH = 0o10000000;
 /** Includes O_DIRECTORY, as the uapi header does. */
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 
+/** pwritev2(2) flags. */
+export const RWF_APPEND = 0x10;
+/** Honour the offset on an O_APPEND fd (Linux ≥ 6.9; EPERM on an append-only inode). */
+export const RWF_NOAPPEND = 0x20;
+
 // ---- *at(2) ---------------------------------------------------------------
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;

@@ -32,6 +32,7 @@ const readv_ = libc.func('intptr_t readv(int fd, const void *iov, int iovcnt)');
 const writev_ = libc.func('intptr_t writev(int fd, const void *iov, int iovcnt)');
 const preadv_ = libc.func('intptr_t preadv64(int fd, const void *iov, int iovcnt, int64_t offset)');
 const pwritev_ = libc.func('intptr_t pwritev64(int fd, const void *iov, int iovcnt, int64_t offset)');
+const pwritev2_ = libc.func('intptr_t pwritev64v2(int fd, const void *iov, int iovcnt, int64_t offset, int flags)');
 const statx_ = libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)');
 const fstatat_ = libc.func('int fstatat(int dirfd, const char *path, void *buf, int flags)');
 const fstat_ = libc.func('int fstat(int fd, void *buf)');
@@ -194,6 +195,17 @@ export function pwritev(fd: number, bufs: readonly ArrayBufferView[], pos: numbe
   fillIov(bufs);
   const r = pwritev_(fd, iovBuf, bufs.length, pos) as number;
   if (r < 0) throw new SysError(lastErrno(), 'pwritev');
+  return r;
+}
+
+const oneIov = Buffer.alloc(SIZEOF_IOVEC);
+
+/** pwritev2(2) of one buffer with RWF_* `flags` (e.g. RWF_NOAPPEND: honour `pos` on an O_APPEND fd, Linux ≥ 6.9). */
+export function pwrite2(fd: number, buf: Uint8Array, pos: number | bigint, flags: number): number {
+  writeI64(oneIov, 0, addressOf(buf));
+  writeI64(oneIov, 8, buf.byteLength);
+  const r = pwritev2_(fd, oneIov, 1, pos, flags) as number;
+  if (r < 0) throw new SysError(lastErrno(), 'pwritev2');
   return r;
 }
 

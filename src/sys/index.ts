@@ -12,3 +12,4 @@ export * from './cred.js';
 export * from './mount.js';
 export * from './io.js';
 export * from './caps.js';
+export * from './mem.js';

@@ -201,3 +201,24 @@ export function withMmap<T>(fd: number, len: number, prot: number, flags: number
     munmap_(ptr, len);
   }
 }
+
+const MAP_ANONYMOUS = 0x20;
+
+/**
+ * `len` bytes of page-aligned anonymous memory (O_DIRECT needs aligned buffers; Node's are not), kept for the
+ * process's life: the few callers allocate once.
+ */
+export function alignedBuffer(len: number): Buffer {
+  const ptr = mmap_(null, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (koffi.address(ptr) === 0xffffffffffffffffn) throw new SyscallError('mmap', koffi.errno());
+  return Buffer.from(koffi.view(ptr, len));
+}
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+
+/** Sets or clears file status flags (e.g. O_DIRECT) on an open file, as fcntl(F_SETFL) does. */
+export function setFileFlags(fd: number, set: number, clear = 0): void {
+  const cur = check('fcntl', fcntl_(fd, F_GETFL, 'int', 0) as number);
+  check('fcntl', fcntl_(fd, F_SETFL, 'int', (cur & ~clear) | set) as number);
+}

@@ -11,3 +11,4 @@ export * from './lock.js';
 export * from './cred.js';
 export * from './mount.js';
 export * from './io.js';
+export * from './socket.js';

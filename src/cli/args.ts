@@ -1,7 +1,9 @@
 /** Command-line parsing for `passthroughfs`. Errors are UsageError: exit 2, one line, the usage hint. */
 import { CACHE_POLICIES, defaultOptions, type CachePolicy, type PassthroughOptions } from '../passthrough/options.js';
 import type { MountOptions } from '../fuse/mount.js';
+import { resolve } from 'node:path';
 import { LOG_LEVELS, type LogLevel } from '../fuse/log.js';
+import { SYSLOG_SOCKET, type LogTarget } from './logsink.js';
 
 export class UsageError extends Error {}
 
@@ -28,19 +30,33 @@ Options for mount:
                                        fsname=NAME, subtype=NAME, max_read=N, suid, dev, exec,
                                        noexec, noatime, nodiratime, sync, dirsync
   -f, --foreground                     stay in the foreground (default: return once mounted)
-  --log-level=error|warn|info|debug    what to log to stderr (default warn)
-  -h, --help                           show this help`;
+  --log-level=error|warn|info|debug    what to log (default warn; debug logs every request)
+  --log-file=PATH                      append the log to PATH (created with mode 0600; a symlink,
+                                       a non-regular file, or one with other links or another
+                                       owner is refused); SIGHUP reopens it, for logrotate
+  --syslog                             log to syslog (/dev/log, facility daemon)
+  --syslog-socket=PATH                 log to the syslog datagram socket PATH instead of /dev/log
+  -h, --help                           show this help
+
+Logs go to the --log-file or --syslog given; without either, to stderr with -f, and nowhere
+in the background. With -f under systemd (NOTIFY_SOCKET set, Type=notify), READY=1 is sent
+once the mount is live.`;
 
 
 export type Command =
   | { cmd: 'help' }
   | { cmd: 'version' }
   | { cmd: 'umount'; mountpoint: string }
-  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel };
+  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel; logTo: LogTarget };
 
 function seconds(flag: string, v: string): number {
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} needs a number of seconds, not "${v}"`);
   return Number(v);
+}
+
+function path(flag: string, v: string): string {
+  if (v === '') throw new UsageError(`${flag} needs a path`);
+  return resolve(v);
 }
 
 function mountOption(o: string, m: MountOptions, fs: PassthroughOptions): void {
@@ -91,6 +107,9 @@ export function parseArgs(argv: string[]): Command {
   const mount: MountOptions = {};
   let foreground = false;
   let logLevel: LogLevel = 'warn';
+  // Paths are resolved now, against the invocation directory (the daemon later leaves it).
+  let logFile: string | undefined;
+  let syslog: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('-') || a === '-') { positional.push(a); continue; }
@@ -131,6 +150,9 @@ export function parseArgs(argv: string[]): Command {
         logLevel = v as LogLevel;
         break;
       }
+      case '--log-file': logFile = path(name, value()); break;
+      case '--syslog': flag(); syslog ??= SYSLOG_SOCKET; break;
+      case '--syslog-socket': syslog = path(name, value()); break;
       case '-o': for (const o of value().split(',')) if (o) mountOption(o, mount, fs); break;
       default:
         if (a.startsWith('-o') && a.length > 2) {
@@ -142,6 +164,8 @@ export function parseArgs(argv: string[]): Command {
   }
   if (positional.length < 2) throw new UsageError('mount needs <source> and <mountpoint>');
   if (positional.length > 2) throw new UsageError(`unexpected argument "${positional[2]}"`);
+  if (logFile !== undefined && syslog !== undefined) throw new UsageError('--log-file and --syslog are mutually exclusive');
+  const logTo: LogTarget = logFile !== undefined ? { to: 'file', path: logFile } : syslog !== undefined ? { to: 'syslog', socket: syslog } : { to: 'stderr' };
   fs.source = positional[0]!;
-  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel };
+  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, logTo };
 }

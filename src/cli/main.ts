@@ -4,10 +4,11 @@ import { closeSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMountPoint, unmountFuse } from '../fuse/mount.js';
-import { stderrLog } from '../fuse/log.js';
 import { FuseSession } from '../fuse/session.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
+import { checkLogTarget, LogSetupError, openLogger, type Logger } from './logsink.js';
+import { SdNotify } from './sdnotify.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
 
@@ -42,6 +43,12 @@ function precheck(c: Extract<Command, { cmd: 'mount' }>): void {
   if (isMountPoint(mnt)) fail(`mountpoint ${mnt} is already in use (something is mounted there)`);
   c.fs.source = src;
   c.mountpoint = mnt;
+  try {
+    checkLogTarget(c.logTo, mnt);
+  } catch (e) {
+    if (!(e instanceof LogSetupError)) throw e;
+    fail(e.message);
+  }
 }
 
 function describe(e: unknown): string {
@@ -97,13 +104,18 @@ function report(kind: 'ready' | 'error', text = ''): void {
  */
 async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
   let session: FuseSession;
+  let logger: Logger | undefined;
+  let notify: SdNotify | undefined;
   try {
+    logger = openLogger(c.logTo, c.logLevel);
+    // Before mounting: fusermount3 must not inherit NOTIFY_SOCKET.
+    notify = SdNotify.fromEnv(logger.log);
     // With other users on the mount, the kernel checks every caller's permissions
     // before a request reaches the daemon (see passthrough.ts).
     c.fs.allowOther = c.mount.allowOther === true;
     const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
     const fs = createPassthroughFs(c.fs);
-    const log = stderrLog(c.logLevel);
+    const log = logger.log;
     session = FuseSession.mount(fs, c.mountpoint, {
       mount: { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions },
       session: { ...sessionOptionsFor(c.fs), log, debug: c.logLevel === 'debug' },
@@ -111,18 +123,30 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     report('error', m);
+    if (c.logTo.to !== 'stderr') logger?.log('error', m);
+    notify?.close();
     fail(m);
   }
-  session.unmountOnSignals();
+  const daemonLog = logger;
+  session.unmountOnSignals(['SIGINT', 'SIGTERM']);
+  // logrotate's convention: SIGHUP reopens the log file.
+  process.on('SIGHUP', () => daemonLog.reopen());
   report('ready');
+  notify?.ready();
+  daemonLog.log('info', `serving ${c.fs.source} at ${c.mountpoint}`);
   try {
     await session.serve({ ownThread: true });
+    daemonLog.log('info', `${c.mountpoint} unmounted`);
     return 0;
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`passthroughfs: ${m}\n`);
+    daemonLog.log('error', m);
     await session.unmount().catch(() => undefined);
     return 1;
+  } finally {
+    notify?.stopping();
+    notify?.close();
+    daemonLog.close();
   }
 }
 

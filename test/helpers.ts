@@ -1,6 +1,6 @@
 /** Test scaffolding: temp dirs and FUSE daemons started as child processes, always cleaned up. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +75,32 @@ export async function stopDaemonAndRemove(daemon: Daemon | undefined, dir: strin
   } finally {
     if (dir) removeTempDir(dir);
   }
+}
+
+/** Processes (other than us) with `arg` as one of their arguments: how a test finds a background daemon it started. */
+export function pidsWithArg(arg: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg)) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Running (a zombie nobody reaps counts as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `cond` every 25 ms for up to `ms`; its last value. */
+export async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (cond()) return true;
+  return cond();
 }

@@ -2,8 +2,10 @@
 import { existsSync } from 'node:fs';
 import { CACHE_POLICIES, defaultOptions, type CachePolicy, type PassthroughOptions } from '../passthrough/options.js';
 import type { MountOptions } from '../fuse/mount.js';
+import { resolve } from 'node:path';
 import { LOG_LEVELS, type LogLevel } from '../fuse/log.js';
 import { CapPolicyError, capPolicy, parseModcaps, type CapChange, type CapPolicy } from '../passthrough/privileges.js';
+import { SYSLOG_SOCKET, type LogTarget } from './logsink.js';
 
 export class UsageError extends Error {}
 
@@ -40,8 +42,17 @@ Options for mount:
                                        (':' or ',' between entries; e.g. -mknod, +sys_admin for
                                        trusted.* xattrs); all others are dropped
   -f, --foreground                     stay in the foreground (default: return once mounted)
-  --log-level=error|warn|info|debug    what to log (default warn)
+  --log-level=error|warn|info|debug    what to log (default warn; debug logs every request)
+  --log-file=PATH                      append the log to PATH (created with mode 0600; a symlink,
+                                       a non-regular file, or one with other links or another
+                                       owner is refused); SIGHUP reopens it, for logrotate
+  --syslog                             log to syslog (/dev/log, facility daemon)
+  --syslog-socket=PATH                 log to the syslog datagram socket PATH instead of /dev/log
   -h, --help                           show this help
+
+Logs go to the --log-file or --syslog given; without either, to stderr with -f, and nowhere
+in the background. With -f under systemd (NOTIFY_SOCKET set, Type=notify), READY=1 is sent
+once the mount is live.
 
 Options for umount:
   -l, --lazy                           detach the mount even if files in it are still open;
@@ -55,7 +66,7 @@ export type Command =
   | { cmd: 'help' }
   | { cmd: 'version' }
   | { cmd: 'umount'; mountpoint: string; lazy: boolean }
-  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel; caps: CapPolicy };
+  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel; caps: CapPolicy; logTo: LogTarget };
 
 function seconds(flag: string, v: string): number {
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} needs a number of seconds, not "${v}"`);
@@ -77,6 +88,11 @@ const REFUSED_OPTIONS: Record<string, string> = {
   blkdev: 'passthroughfs is not a block device file system',
   blksize: 'passthroughfs is not a block device file system',
 };
+
+function path(flag: string, v: string): string {
+  if (v === '') throw new UsageError(`${flag} needs a path`);
+  return resolve(v);
+}
 
 function mountOption(o: string, t: OptionTargets): void {
   const { mount: m, fs } = t;
@@ -180,6 +196,9 @@ function parseMount(rest: string[]): Command {
   let logLevel: LogLevel = 'warn';
   const targets: OptionTargets = { mount, fs, setLogLevel: (l) => (logLevel = l) };
   const modcaps: CapChange[] = [];
+  // Paths are resolved now, against the invocation directory (the daemon later leaves it).
+  let logFile: string | undefined;
+  let syslog: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('-') || a === '-') { positional.push(a); continue; }
@@ -221,6 +240,9 @@ function parseMount(rest: string[]): Command {
         break;
       }
       case '--modcaps': modcaps.push(...usageErrors(() => parseModcaps(value()))); break;
+      case '--log-file': logFile = path(name, value()); break;
+      case '--syslog': flag(); syslog ??= SYSLOG_SOCKET; break;
+      case '--syslog-socket': syslog = path(name, value()); break;
       case '-o': for (const o of splitOptions(value())) mountOption(o, targets); break;
       default:
         if (a.startsWith('-o') && a.length > 2) {
@@ -232,9 +254,11 @@ function parseMount(rest: string[]): Command {
   }
   if (positional.length < 2) throw new UsageError('mount needs <source> and <mountpoint>');
   if (positional.length > 2) throw new UsageError(`unexpected argument "${positional[2]}"`);
+  if (logFile !== undefined && syslog !== undefined) throw new UsageError('--log-file and --syslog are mutually exclusive');
+  const logTo: LogTarget = logFile !== undefined ? { to: 'file', path: logFile } : syslog !== undefined ? { to: 'syslog', socket: syslog } : { to: 'stderr' };
   fs.source = positional[0]!;
   const caps = usageErrors(() => capPolicy(modcaps, { passthroughIo: fs.passthroughIo }));
-  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, caps };
+  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, caps, logTo };
 }
 
 function usageErrors<T>(fn: () => T): T {

@@ -1,17 +1,18 @@
 /** The `passthroughfs` command. */
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, readFileSync, readdirSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMountPoint, unmountFuse } from '../fuse/mount.js';
 import { mountAt } from '../fuse/mountinfo.js';
-import { SysError, errno as E } from '../sys/index.js';
+import { FD_CLOEXEC, F_GETFD, F_SETFD, SysError, errno as E, fcntl } from '../sys/index.js';
 import { closeInspector, guardInspectorSignal, installDaemonSignals } from './signals.js';
-import { stderrLog } from '../fuse/log.js';
 import { FuseSession } from '../fuse/session.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
 import { checkCapPolicy, restrictServingThread } from '../passthrough/privileges.js';
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
+import { checkLogTarget, LogSetupError, openLogger, type Logger } from './logsink.js';
+import { SdNotify } from './sdnotify.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
 
@@ -67,6 +68,12 @@ function precheck(c: Extract<Command, { cmd: 'mount' }>): void {
   }
   c.fs.source = src;
   c.mountpoint = mnt;
+  try {
+    checkLogTarget(c.logTo, mnt);
+  } catch (e) {
+    if (!(e instanceof LogSetupError)) throw e;
+    fail(e.message);
+  }
 }
 
 function describe(e: unknown): string {
@@ -86,13 +93,31 @@ function daemonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Mark every descriptor we inherited close-on-exec, so that the daemon gets
+ * only the ones spawn hands it: a root daemon must not keep a caller's files,
+ * sockets or terminals open (fds 0-2 are replaced by spawn anyway).
+ */
+function closeInheritedOnExec(): void {
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd < 3) continue;
+    try {
+      const f = fcntl(fd, F_GETFD);
+      if ((f & FD_CLOEXEC) === 0) fcntl(fd, F_SETFD, f | FD_CLOEXEC);
+    } catch {
+      // The directory listing's own fd, gone by now.
+    }
+  }
+}
+
 /** Start the daemon in the background and return once it reports the mount live. */
 async function daemonize(argv: string[]): Promise<number> {
   // The daemon gets none of our Node options (--inspect…) and a minimal
   // environment: NODE_OPTIONS and its kind would otherwise reach a root daemon.
+  closeInheritedOnExec();
   const child = spawn(process.execPath, [BIN, ...argv, '--foreground'], {
     detached: true,
-    cwd: '/',
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: daemonEnv(),
   });
@@ -134,12 +159,16 @@ function report(kind: 'ready' | 'error', text = ''): void {
  */
 async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
   guardInspectorSignal();
-  const log = stderrLog(c.logLevel);
-  if (closeInspector()) log('warn', 'a Node inspector was open (--inspect in NODE_OPTIONS?); closed it: the daemon never exposes one');
-  // Hold no directory busy: the paths are absolute and canonical by now.
-  process.chdir('/');
   let session: FuseSession;
+  let logger: Logger | undefined;
+  let notify: SdNotify | undefined;
   try {
+    logger = openLogger(c.logTo, c.logLevel);
+    if (closeInspector()) logger.log('warn', 'a Node inspector was open (--inspect in NODE_OPTIONS?); closed it: the daemon never exposes one');
+    // Hold no directory busy: the paths are absolute and canonical by now.
+    process.chdir('/');
+    // Before mounting: fusermount3 must not inherit NOTIFY_SOCKET.
+    notify = SdNotify.fromEnv(logger.log);
     // With other users on the mount, the kernel checks every caller's permissions
     // before a request reaches the daemon (see passthrough.ts).
     c.fs.allowOther = c.mount.allowOther === true || c.mount.allowRoot === true;
@@ -150,18 +179,21 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     session = FuseSession.mount(fs, c.mountpoint, {
       mount: { fsname: c.fs.source, subtype: 'passthroughfs', ...c.mount, defaultPermissions },
       session: {
-        ...sessionOptionsFor(c.fs), log, debug: c.logLevel === 'debug',
+        ...sessionOptionsFor(c.fs), log: logger.log, debug: c.logLevel === 'debug',
         ...(c.mount.allowRoot ? { onlyUids: me === 0 ? [0] : [me, 0] } : {}),
       },
     });
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     report('error', m);
+    if (c.logTo.to !== 'stderr') logger?.log('error', m);
+    notify?.close();
     fail(m);
   }
+  const log = logger.log;
   installDaemonSignals({
     stop: () => void session.unmount().catch((e: unknown) => log('error', `unmount failed: ${String(e)}`)),
-    reopenLogs: () => undefined,
+    reopenLogs: () => logger.reopen(),
     log,
   });
   try {
@@ -171,17 +203,27 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     const m = e instanceof Error ? e.message : String(e);
     await session.unmount().catch(() => undefined);
     report('error', m);
+    log('error', m);
+    notify?.close();
+    logger.close();
     fail(m);
   }
   report('ready');
+  notify?.ready();
+  log('info', `serving ${c.fs.source} at ${c.mountpoint}`);
   try {
     await session.serve({ ownThread: true });
+    log('info', `${c.mountpoint} unmounted`);
     return 0;
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     log('error', m);
     await session.unmount().catch(() => undefined);
     return 1;
+  } finally {
+    notify?.stopping();
+    notify?.close();
+    logger.close();
   }
 }
 

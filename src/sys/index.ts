@@ -13,3 +13,4 @@ export * from './mount.js';
 export * from './io.js';
 export * from './caps.js';
 export * from './mem.js';
+export * from './socket.js';

@@ -4,6 +4,7 @@
  * bindfs) when present. A target either is available or says why not.
  */
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { dist, startDaemon, which, type Daemon } from './util.js';
 
 export type Cache = 'cached' | 'uncached';
@@ -22,6 +23,8 @@ export interface Target {
 
 const CLI = dist('src/cli/main.js');
 const PT_IMPL = dist('src/passthrough/index.js');
+/** The command as users run it (it loads dist/src/cli/main.js). */
+const BIN = fileURLToPath(new URL('../../bin/passthroughfs.js', import.meta.url));
 
 export function ptfsMissing(): string | undefined {
   const missing = [CLI, PT_IMPL].filter((p) => !existsSync(p));
@@ -40,7 +43,7 @@ function ptfs(name: string, cache: Cache, flags: string[]): Target {
     name,
     cache,
     unavailable: ptfsMissing,
-    start: (src, mnt) => startDaemon(process.execPath, [CLI, 'mount', src, mnt, '--foreground', ...flags], mnt),
+    start: (src, mnt) => startDaemon(process.execPath, [BIN, 'mount', src, mnt, '--foreground', ...flags], mnt),
   };
 }
 

@@ -100,7 +100,7 @@ for (const args of [['--cache=auto'], ['--cache=never'], ['--cache=always', '--w
       base = makeTempDir('ptfs-direct-');
       fs.mkdirSync(join(base, 'src'));
       fs.mkdirSync(join(base, 'mnt'));
-      daemon = await startDaemon('dist/src/cli/main.js', ['mount', join(base, 'src'), join(base, 'mnt'), '--foreground', '--allow-direct-io', ...args], join(base, 'mnt'));
+      daemon = await startDaemon('bin/passthroughfs.js', ['mount', join(base, 'src'), join(base, 'mnt'), '--foreground', '--allow-direct-io', ...args], join(base, 'mnt'));
     });
     after(() => stopDaemonAndRemove(daemon, base));
 

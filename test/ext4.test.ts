@@ -24,7 +24,7 @@ async function throughMount<T>(src: string, args: string[], fn: (mnt: string) =>
   fs.mkdirSync(mnt, { mode: 0o755 });
   let daemon: Daemon | undefined;
   try {
-    daemon = await startDaemon('dist/src/cli/main.js', ['mount', src, mnt, '--foreground', ...args], mnt);
+    daemon = await startDaemon('bin/passthroughfs.js', ['mount', src, mnt, '--foreground', ...args], mnt);
     return await fn(mnt);
   } finally {
     await stopDaemonAndRemove(daemon, base);

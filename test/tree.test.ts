@@ -49,7 +49,7 @@ describe('10 000-file tree through a --cache=auto mount', { timeout: 300_000 }, 
     mnt = join(base, 'mnt');
     fs.mkdirSync(src);
     fs.mkdirSync(mnt);
-    daemon = await startDaemon('dist/src/cli/main.js', ['mount', src, mnt, '--foreground', '--cache=auto'], mnt);
+    daemon = await startDaemon('bin/passthroughfs.js', ['mount', src, mnt, '--foreground', '--cache=auto'], mnt);
   });
 
   after(() => stopDaemonAndRemove(daemon, base));

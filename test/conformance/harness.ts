@@ -187,7 +187,7 @@ export function conformanceBlock(title: string, o: BlockOptions): void {
         fs.mkdirSync(dirs[k], { mode: 0o755 });
       }
       fs.writeFileSync(join(dirs.outside, 'hello.txt'), 'hello from outside\n');
-      if (!NATIVE_ONLY) daemon = await startDaemon('dist/src/cli/main.js', ['mount', dirs.src, dirs.mnt, '--foreground', ...o.args], dirs.mnt);
+      if (!NATIVE_ONLY) daemon = await startDaemon('bin/passthroughfs.js', ['mount', dirs.src, dirs.mnt, '--foreground', ...o.args], dirs.mnt);
     });
 
     after(() => stopDaemonAndRemove(daemon, base));

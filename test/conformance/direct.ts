@@ -75,38 +75,44 @@ export const directMixed: Scenario = {
     const b = Buffer.alloc(16384);
     const r: Record<string, unknown> = {};
     fs.writeFileSync(f, Buffer.alloc(8192, 'a'));
+    // Every fd is closed whatever fails: one left open would keep the mount busy.
     const buffered = fs.openSync(f, 'r+');
-    fs.readSync(buffered, b, 0, 8192, 0); // into the page cache, if there is one
-    const direct = fs.openSync(f, O_RDWR | O_DIRECT);
-    a.fill('b');
-    r.directWrite = fs.writeSync(direct, a, 0, 4096, 0);
-    fs.readSync(buffered, b, 0, 8192, 0);
-    r.bufferedSeesDirect = b.toString('latin1', 0, 1) + b.toString('latin1', 4096, 4097);
-    fs.writeSync(buffered, Buffer.alloc(4096, 'c'), 0, 4096, 4096);
-    fs.readSync(direct, a, 0, 8192, 0);
-    r.directSeesBuffered = a.toString('latin1', 0, 1) + a.toString('latin1', 4096, 4097);
-    a.fill('d');
-    r.directExtends = fs.writeSync(direct, a, 0, 4096, 8192);
-    r.size = [fs.fstatSync(buffered).size, fs.fstatSync(direct).size];
-    fs.readSync(buffered, b, 0, 4096, 8192);
-    r.bufferedTail = b.toString('latin1', 0, 1);
-    fs.ftruncateSync(direct, 4096 + 1000);
-    r.shortReadAtEof = fs.readSync(direct, a, 0, 8192, 0);
-    r.readPastEof = fs.readSync(direct, a, 0, 4096, 16384);
-    r.misalignedSize = code(() => fs.readSync(direct, a, 0, 1000, 0));
-    r.misalignedOffset = code(() => fs.writeSync(direct, a, 0, 4096, 100));
-    // O_DIRECT off (as dd does for its last block): misaligned I/O is fine.
-    setFileFlags(direct, 0, O_DIRECT);
-    r.offRead = valOr(() => fs.readSync(direct, a, 0, 1000, 3));
-    r.offWrite = valOr(() => fs.writeSync(direct, a, 0, 100, 5000));
-    // And on again; also on the buffered open, which was opened without it.
-    setFileFlags(direct, O_DIRECT);
-    r.onAgain = code(() => fs.readSync(direct, a, 0, 1000, 0));
-    r.onAgainAligned = valOr(() => fs.readSync(direct, a, 0, 4096, 4096));
-    setFileFlags(buffered, O_DIRECT);
-    r.bufferedTurnedDirect = [code(() => fs.readSync(buffered, a, 0, 1000, 0)), valOr(() => fs.readSync(buffered, a, 0, 4096, 0))];
-    fs.closeSync(direct);
-    fs.closeSync(buffered);
+    let direct: number | undefined;
+    try {
+      const d = fs.openSync(f, O_RDWR | O_DIRECT);
+      direct = d;
+      fs.readSync(buffered, b, 0, 8192, 0); // into the page cache, if there is one
+      a.fill('b');
+      r.directWrite = fs.writeSync(d, a, 0, 4096, 0);
+      fs.readSync(buffered, b, 0, 8192, 0);
+      r.bufferedSeesDirect = b.toString('latin1', 0, 1) + b.toString('latin1', 4096, 4097);
+      fs.writeSync(buffered, Buffer.alloc(4096, 'c'), 0, 4096, 4096);
+      fs.readSync(d, a, 0, 8192, 0);
+      r.directSeesBuffered = a.toString('latin1', 0, 1) + a.toString('latin1', 4096, 4097);
+      a.fill('d');
+      r.directExtends = fs.writeSync(d, a, 0, 4096, 8192);
+      r.size = [fs.fstatSync(buffered).size, fs.fstatSync(d).size];
+      fs.readSync(buffered, b, 0, 4096, 8192);
+      r.bufferedTail = b.toString('latin1', 0, 1);
+      fs.ftruncateSync(d, 4096 + 1000);
+      r.shortReadAtEof = fs.readSync(d, a, 0, 8192, 0);
+      r.readPastEof = fs.readSync(d, a, 0, 4096, 16384);
+      r.misalignedSize = code(() => fs.readSync(d, a, 0, 1000, 0));
+      r.misalignedOffset = code(() => fs.writeSync(d, a, 0, 4096, 100));
+      // O_DIRECT off (as dd does for its last block): misaligned I/O is fine.
+      setFileFlags(d, 0, O_DIRECT);
+      r.offRead = valOr(() => fs.readSync(d, a, 0, 1000, 3));
+      r.offWrite = valOr(() => fs.writeSync(d, a, 0, 100, 5000));
+      // And on again; also on the buffered open, which was opened without it.
+      setFileFlags(d, O_DIRECT);
+      r.onAgain = code(() => fs.readSync(d, a, 0, 1000, 0));
+      r.onAgainAligned = valOr(() => fs.readSync(d, a, 0, 4096, 4096));
+      setFileFlags(buffered, O_DIRECT);
+      r.bufferedTurnedDirect = [code(() => fs.readSync(buffered, a, 0, 1000, 0)), valOr(() => fs.readSync(buffered, a, 0, 4096, 0))];
+    } finally {
+      if (direct !== undefined) fs.closeSync(direct);
+      fs.closeSync(buffered);
+    }
     r.content = sha(fs.readFileSync(f));
     const ro = fs.openSync(f, O_RDONLY | O_DIRECT);
     r.readOnlyDirect = valOr(() => fs.readSync(ro, a, 0, 8192, 0));

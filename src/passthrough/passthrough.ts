@@ -122,6 +122,7 @@ export class PassthroughFs implements FileSystem {
   destroy(): void {
     this.aligned.release();
     this.handles.clear();
+    this.backingIds.clear();
     this.inodes.clear();
   }
 
@@ -233,20 +234,11 @@ export class PassthroughFs implements FileSystem {
     // end again, duplicating a page's head).
     if (direct || (this.writeback && (hostFlags & O_APPEND) !== 0)) openFlags |= FOPEN.DIRECT_IO;
     const handle: Handle = { node, fd, hostFlags, direct, opener: opener ? this.creds.keep(opener) : undefined };
-    let backingId: number | undefined;
-    if (this.backing) {
-      // The kernel then reads and writes the host file itself, with the
-      // credentials of this call (so with the opener's fsuid, as write does);
-      // if it refuses this file, the daemon serves its data as usual.
-      const backing = this.backing;
-      try {
-        backingId = this.asOpener(handle, () => backing.open(fd));
-        openFlags = (openFlags & ~(FOPEN.DIRECT_IO | FOPEN.KEEP_CACHE)) | FOPEN.PASSTHROUGH;
-      } catch {
-        backingId = undefined;
-      }
+    const backingId = this.backing ? this.backingFor(node, handle) : undefined;
+    if (backingId !== undefined) {
+      handle.backingId = backingId;
+      openFlags = (openFlags & ~(FOPEN.DIRECT_IO | FOPEN.KEEP_CACHE)) | FOPEN.PASSTHROUGH;
     }
-    if (backingId !== undefined) handle.backingId = backingId;
     const fh = this.handles.add(handle);
     return backingId === undefined ? { fh, openFlags } : { fh, openFlags, backingId };
   }
@@ -306,11 +298,42 @@ export class PassthroughFs implements FileSystem {
     return h.opener ? this.creds.run(h.opener, fn) : fn();
   }
 
+  /**
+   * Kernel passthrough: the backing file of `node`, registered by its first
+   * open and shared by every open of it until the last is released — the
+   * kernel takes one backing file per inode and fails (EIO) an open that
+   * brings another. It opens a backing file of its own per client open, with
+   * that open's flags, so sharing loses nothing but the identity: the kernel
+   * does the I/O with the credentials of the registering call, which is made
+   * as the first opener (as write is, see creds.ts). Undefined when the
+   * kernel refuses the file: the daemon then serves its data as usual.
+   */
+  private backingFor(node: bigint, handle: Handle): number | undefined {
+    const shared = this.backingIds.get(node);
+    if (shared) {
+      shared.refs++;
+      return shared.id;
+    }
+    const backing = this.backing!;
+    try {
+      const id = this.asOpener(handle, () => backing.open(handle.fd));
+      this.backingIds.set(node, { id, refs: 1 });
+      return id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Backing ids by node, with the number of open handles using each (see backingFor). */
+  private readonly backingIds = new Map<bigint, { id: number; refs: number }>();
+
   private closeHandle(fh: bigint, node: bigint): void {
     const h = this.handles.take(fh, node);
-    if (h.backingId !== undefined) {
+    const shared = h.backingId !== undefined ? this.backingIds.get(node) : undefined;
+    if (shared && --shared.refs === 0) {
+      this.backingIds.delete(node);
       try {
-        this.backing?.close(h.backingId);
+        this.backing?.close(shared.id);
       } catch {
         // The connection is going away; the kernel drops its ids with it.
       }

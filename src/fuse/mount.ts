@@ -3,7 +3,7 @@
  * fusermount3 (setuid helper, passes the device fd back over a socket) when not.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   AF_UNIX, MNT_DETACH, MS_DIRSYNC, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY,
@@ -93,8 +93,14 @@ export function mountFuse(mountpoint: string, opts: MountOptions = {}): FuseDevi
   }
   if (!st.isDirectory()) throw new Error(`mountpoint ${target} is not a directory`);
   if (isMountPoint(target)) throw new Error(`mountpoint ${target} is already in use (something is mounted there)`);
-  if (process.geteuid?.() === 0) return mountDirect(target, opts, st.mode & 0o170000);
-  return mountWithFusermount(target, opts);
+  // mountinfo lists the real path. Resolved now: once mounted, a path walk
+  // ending at the mount root would wait for the daemon, which is not serving yet.
+  const real = realpathSync(target);
+  const dev = process.geteuid?.() === 0 ? mountDirect(target, opts, st.mode & 0o170000) : mountWithFusermount(target, opts);
+  // The mount's device number goes with the connection (see SessionServices.mountDevice).
+  const m = mountAt(real);
+  if (!m || !m.fsType.startsWith('fuse')) return dev;
+  return new FuseDevice(dev.fd, { major: m.major, minor: m.minor });
 }
 
 function mountDirect(target: string, opts: MountOptions, rootType: number): FuseDevice {

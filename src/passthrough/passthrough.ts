@@ -50,6 +50,7 @@ import { Devices } from './devices.js';
 import { HandleTable } from './handles.js';
 import { InodeStore, keySuffixOf, type Inode } from './inodes.js';
 import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
+import { CAP_SYS_ADMIN, callerHasCapability } from './callercaps.js';
 import { SpareFd } from './spare.js';
 
 const STATX_MASK = STATX_BASIC_STATS | STATX_MNT_ID;
@@ -78,9 +79,15 @@ function checkName(name: Buffer): void {
 
 const ACL_ACCESS = Buffer.from('system.posix_acl_access');
 const ACL_DEFAULT = Buffer.from('system.posix_acl_default');
+const TRUSTED = Buffer.from('trusted.');
 
 function isAclName(name: Buffer): boolean {
   return name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT);
+}
+
+/** Names (as splitXattrList gives them) back into a listxattr list. */
+function joinXattrNames(names: Buffer[]): Buffer {
+  return Buffer.concat(names.flatMap((n) => [n, Buffer.of(0)]));
 }
 
 /** The FUSE rdev encoding (new_encode_dev) → glibc dev_t. */
@@ -767,12 +774,19 @@ export class PassthroughFs implements FileSystem {
     return xattrBuffer((b) => getxattrFd(fd, true, name, b));
   }
 
-  listxattr(_ctx: Context, node: bigint): Buffer {
+  /**
+   * The host lists trusted.* names to us (while we hold CAP_SYS_ADMIN), and
+   * natively only a caller with CAP_SYS_ADMIN sees them, so they are filtered
+   * by the caller's privilege (callercaps.ts); the kernel already hides their
+   * values. A size query gets the size of the filtered list.
+   */
+  listxattr(ctx: Context, node: bigint): Buffer {
     if (!this.opts.xattr && !this.opts.allowOther) fail(E.ENOSYS!, 'xattr');
     const fd = this.node(node).fd;
     const list = xattrBuffer((b) => listxattrFd(fd, true, b));
-    if (this.opts.xattr) return list;
-    return Buffer.concat(splitXattrList(list).filter(isAclName).map((n) => Buffer.concat([n, Buffer.of(0)])));
+    if (!this.opts.xattr) return joinXattrNames(splitXattrList(list).filter(isAclName));
+    if (list.indexOf(TRUSTED) < 0 || callerHasCapability(ctx, CAP_SYS_ADMIN)) return list;
+    return joinXattrNames(splitXattrList(list).filter((n) => !n.subarray(0, TRUSTED.length).equals(TRUSTED)));
   }
 
   setxattr(_ctx: Context, node: bigint, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): void {

@@ -1,5 +1,5 @@
 /** passthroughfs: a FUSE server library and a passthrough filesystem for Linux. */
-export type { FileSystem, ConnectionInfo, FileSystemMethod } from './fs/filesystem.js';
+export type { FileSystem, ConnectionInfo, FileSystemMethod, SessionServices, DeviceNumber, BackingFiles } from './fs/filesystem.js';
 export type { Context } from './fs/context.js';
 export * from './fs/types.js';
 export { FsError } from './fs/errors.js';

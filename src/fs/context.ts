@@ -4,7 +4,11 @@ export interface Context {
   readonly unique: bigint;
   readonly uid: number;
   readonly gid: number;
-  /** Thread group id of the caller; 0 when the request has no caller (e.g. writeback). */
+  /**
+   * The calling thread's id (its own pid, not the thread group's, as the kernel
+   * sends it, in the mounter's pid namespace); 0 when the request has no caller
+   * there (e.g. writeback, or a caller in another pid namespace).
+   */
   readonly pid: number;
   /** Umask of the creating process (create, mkdir, mknod, tmpfile); 0 otherwise. */
   readonly umask: number;

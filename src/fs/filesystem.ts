@@ -29,10 +29,24 @@ export interface BackingFiles {
   close(id: number): void;
 }
 
+/** A device number, as in st_dev (major:minor). */
+export interface DeviceNumber {
+  readonly major: number;
+  readonly minor: number;
+}
+
 /** What the session offers the filesystem beyond requests; passed to init. */
 export interface SessionServices {
   /** Present when PASSTHROUGH was negotiated and the transport can register backing files. */
   readonly backing?: BackingFiles;
+  /**
+   * st_dev of the files of this session's own mount, when it is a FUSE mount
+   * on this host (other transports, e.g. virtio-fs, have none). A filesystem
+   * that reads host paths must never make the kernel fetch attributes from
+   * this device while it handles a request: the kernel would ask this very
+   * session and wait for the answer forever.
+   */
+  readonly mountDevice?: DeviceNumber;
 }
 
 /**

@@ -124,8 +124,13 @@ export function mountFuse(mountpoint: string, opts: MountOptions = {}): FuseDevi
   }
   if (!st.isDirectory()) throw new Error(`mountpoint ${target} is not a directory`);
   if (isMountPoint(target)) throw new Error(`mountpoint ${target} is already in use (something is mounted there)`);
-  if (process.geteuid?.() === 0 && !opts.autoUnmount) return mountDirect(target, opts, st.mode & 0o170000);
-  return mountWithFusermount(target, opts);
+  const dev = process.geteuid?.() === 0 && !opts.autoUnmount ? mountDirect(target, opts, st.mode & 0o170000) : mountWithFusermount(target, opts);
+  // The mount's device number goes with the connection (see SessionServices.mountDevice).
+  // `target` is canonical already, as mountinfo lists it; it is not walked again
+  // (once mounted, a walk ending at the mount root would wait for the daemon).
+  const m = mountAt(target);
+  if (!m || !m.fsType.startsWith('fuse')) return dev;
+  return new FuseDevice(dev.fd, { major: m.major, minor: m.minor });
 }
 
 function mountDirect(target: string, opts: MountOptions, rootType: number): FuseDevice {

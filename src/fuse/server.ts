@@ -12,7 +12,7 @@
  */
 import { errno as E } from '../sys/errno.js';
 import { toErrno, errnoName } from '../sys/errno.js';
-import type { ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
+import type { ConnectionInfo, DeviceNumber, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
   AttrReply, CreateReply, Entry, FileLock, IoctlReply, OpenReply, StatFs, StatxReply,
 } from '../fs/types.js';
@@ -52,6 +52,8 @@ export interface Channel {
   /** FUSE passthrough backing files (the /dev/fuse device has them). */
   backingOpen?(fd: number): number;
   backingClose?(id: number): void;
+  /** st_dev of the mount this channel serves, when it is a FUSE mount on this host. */
+  readonly mountDevice?: DeviceNumber;
 }
 
 type Log = NonNullable<SessionOptions['log']>;
@@ -140,8 +142,9 @@ export class Server {
 
   private services(conn: ConnectionInfo): SessionServices {
     const chan = this.chan;
-    if ((conn.want & InitFlag.PASSTHROUGH) === 0n || !chan.backingOpen || !chan.backingClose) return {};
-    return { backing: { open: (fd) => chan.backingOpen!(fd), close: (id) => chan.backingClose!(id) } };
+    const mountDevice = chan.mountDevice;
+    if ((conn.want & InitFlag.PASSTHROUGH) === 0n || !chan.backingOpen || !chan.backingClose) return { mountDevice };
+    return { backing: { open: (fd) => chan.backingOpen!(fd), close: (id) => chan.backingClose!(id) }, mountDevice };
   }
 
   /** Requests in progress (async methods not settled yet). */

@@ -1,7 +1,7 @@
 /** Entry point of a serving worker thread (see worker.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import type { ConnectionInfo, FileSystem } from '../fs/filesystem.js';
+import type { ConnectionInfo, DeviceNumber, FileSystem } from '../fs/filesystem.js';
 import { FuseDevice } from '../transport/fusedev.js';
 import { stderrLog, type LogLevel } from './log.js';
 import type { SessionOptions } from './options.js';
@@ -9,9 +9,10 @@ import { Server } from './server.js';
 import type { WorkerSpec } from './worker.js';
 
 
-const { spec, fd, opts, conn } = workerData as {
+const { spec, fd, mountDevice, opts, conn } = workerData as {
   spec: WorkerSpec;
   fd: number;
+  mountDevice?: DeviceNumber;
   opts: SessionOptions & { logLevel?: LogLevel };
   conn?: ConnectionInfo;
 };
@@ -21,7 +22,7 @@ const mod = (await import(url)) as Record<string, (args: unknown) => FileSystem 
 const factory = mod[spec.export];
 if (typeof factory !== 'function') throw new Error(`${spec.module} has no export ${spec.export}`);
 const fs = await factory(spec.args);
-const dev = new FuseDevice(fd);
+const dev = new FuseDevice(fd, mountDevice);
 const server = new Server(fs, dev, { ...opts, log, debug: opts.logLevel === 'debug' });
 if (conn) await server.adopt(conn);
 else server.onInit = (c) => parentPort?.postMessage({ type: 'init', conn: c });

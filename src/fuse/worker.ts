@@ -33,9 +33,9 @@ export interface ServingThreads {
   ready: Promise<void>;
 }
 
-function start(spec: WorkerSpec, fd: number, opts: PlainSessionOptions, conn?: ConnectionInfo): { worker: Worker; done: Promise<void> } {
+function start(spec: WorkerSpec, dev: FuseDevice, opts: PlainSessionOptions, conn?: ConnectionInfo): { worker: Worker; done: Promise<void> } {
   const worker = new Worker(new URL('./worker-main.js', import.meta.url), {
-    workerData: { spec, fd, opts, conn },
+    workerData: { spec, fd: dev.fd, mountDevice: dev.mountDevice, opts, conn },
     stdout: false,
     stderr: false,
   });
@@ -53,7 +53,7 @@ function start(spec: WorkerSpec, fd: number, opts: PlainSessionOptions, conn?: C
 
 /** Serve `dev` on `threads` worker threads (default 1). */
 export function serveInWorkers(spec: WorkerSpec, dev: FuseDevice, opts: PlainSessionOptions, threads = 1): ServingThreads {
-  const first = start(spec, dev.fd, opts);
+  const first = start(spec, dev, opts);
   const workers = [first.worker];
   const dones: Promise<void>[] = [first.done];
   let allDone: () => void;
@@ -70,7 +70,7 @@ export function serveInWorkers(spec: WorkerSpec, dev: FuseDevice, opts: PlainSes
       } catch {
         break; // The connection is already gone.
       }
-      const w = start(spec, clone.fd, opts, m.conn);
+      const w = start(spec, clone, opts, m.conn);
       workers.push(w.worker);
       dones.push(w.done.finally(() => clone.close()));
     }

@@ -21,10 +21,19 @@ export interface Inode {
   readonly key: string;
   /** `:devMajor:devMinor:mntId`: with a child's d_ino, the child's key if it is on the same mount. */
   readonly keySuffix: string;
+  /**
+   * Its filesystem answers AT_STATX_DONT_SYNC from a cache (see devices.ts):
+   * a lookup's statx of the name does not refresh it, a statx of `fd` does.
+   */
+  readonly refresh: boolean;
   /** Lookups the kernel holds. */
   refs: number;
 }
 
+/** `:devMajor:devMinor:mntId` of a key: which mount the inode is on. */
+export function keySuffixOf(key: string): string {
+  return key.slice(key.indexOf(':'));
+}
 
 export class InodeStore {
   private readonly slots: (Inode | undefined)[] = [undefined];
@@ -45,12 +54,12 @@ export class InodeStore {
   }
 
   /** Add a new inode with one reference (the root gets slot 1 by being first). */
-  insert(fd: number, type: number, key: string): Inode {
+  insert(fd: number, type: number, key: string, refresh: boolean): Inode {
     const slot = this.free.pop() ?? this.slots.length;
     const gen = (this.generations[slot] ?? -1) + 1;
     this.generations[slot] = gen;
-    const keySuffix = key.slice(key.indexOf(':'));
-    const inode: Inode = { nodeid: BigInt(slot), generation: BigInt(gen), fd, type, key, keySuffix, refs: 1 };
+    const keySuffix = keySuffixOf(key);
+    const inode: Inode = { nodeid: BigInt(slot), generation: BigInt(gen), fd, type, key, keySuffix, refresh, refs: 1 };
     this.slots[slot] = inode;
     this.byKey.set(key, inode);
     return inode;

@@ -9,12 +9,17 @@ import {
   pollFd, readRaw, withEffectiveCap, writeRaw,
 } from '../sys/index.js';
 import { DevIoctl } from '../fuse/abi.js';
+import type { DeviceNumber } from '../fs/filesystem.js';
 
 export class FuseDevice {
   private readonly arg = Buffer.alloc(16);
   private closed = false;
 
-  constructor(readonly fd: number) {}
+  /**
+   * @param mountDevice st_dev of the mount this connection serves (mountFuse
+   *   fills it in from mountinfo), so the filesystem can avoid waiting on itself.
+   */
+  constructor(readonly fd: number, readonly mountDevice?: DeviceNumber) {}
 
   static open(path = '/dev/fuse'): FuseDevice {
     return new FuseDevice(openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC));
@@ -30,7 +35,7 @@ export class FuseDevice {
       close(fd);
       throw e;
     }
-    return new FuseDevice(fd);
+    return new FuseDevice(fd, this.mountDevice);
   }
 
   setNonblocking(on: boolean): void {

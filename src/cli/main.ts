@@ -1,11 +1,11 @@
 /** The `passthroughfs` command. */
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, readFileSync, readdirSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMountPoint, unmountFuse } from '../fuse/mount.js';
 import { mountAt } from '../fuse/mountinfo.js';
-import { FD_CLOEXEC, F_GETFD, F_SETFD, SysError, errno as E, fcntl } from '../sys/index.js';
+import { SysError, errno as E } from '../sys/index.js';
 import { closeInspector, guardInspectorSignal, installDaemonSignals } from './signals.js';
 import { FuseSession } from '../fuse/session.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
@@ -93,29 +93,10 @@ function daemonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/**
- * Mark every descriptor we inherited close-on-exec, so that the daemon gets
- * only the ones spawn hands it: a root daemon must not keep a caller's files,
- * sockets or terminals open (fds 0-2 are replaced by spawn anyway).
- */
-function closeInheritedOnExec(): void {
-  for (const name of readdirSync('/proc/self/fd')) {
-    const fd = Number(name);
-    if (fd < 3) continue;
-    try {
-      const f = fcntl(fd, F_GETFD);
-      if ((f & FD_CLOEXEC) === 0) fcntl(fd, F_SETFD, f | FD_CLOEXEC);
-    } catch {
-      // The directory listing's own fd, gone by now.
-    }
-  }
-}
-
 /** Start the daemon in the background and return once it reports the mount live. */
 async function daemonize(argv: string[]): Promise<number> {
   // The daemon gets none of our Node options (--inspect…) and a minimal
   // environment: NODE_OPTIONS and its kind would otherwise reach a root daemon.
-  closeInheritedOnExec();
   const child = spawn(process.execPath, [BIN, ...argv, '--foreground'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],

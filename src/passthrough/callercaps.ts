@@ -19,8 +19,6 @@
 import { readFileSync } from 'node:fs';
 import type { Context } from '../fs/context.js';
 
-export const CAP_SYS_ADMIN = 21;
-
 let ownUidMap: string | undefined;
 
 function read(path: string): string | undefined {

@@ -35,7 +35,7 @@ import type {
 } from '../fs/types.js';
 import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
 import {
-  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_STATX_DONT_SYNC, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
+  CAP, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_STATX_DONT_SYNC, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
   DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
   O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV, SEEK_SET,
   STATX_BASIC_STATS, STATX_MNT_ID, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, StatxOff, SysError, UTIME_NOW, UTIME_OMIT,
@@ -51,7 +51,7 @@ import { Devices } from './devices.js';
 import { HandleTable, type Handle } from './handles.js';
 import { InodeStore, keySuffixOf, type Inode } from './inodes.js';
 import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
-import { CAP_SYS_ADMIN, callerHasCapability } from './callercaps.js';
+import { callerHasCapability } from './callercaps.js';
 import { SpareFd } from './spare.js';
 
 const STATX_MASK = STATX_BASIC_STATS | STATX_MNT_ID;
@@ -958,7 +958,7 @@ export class PassthroughFs implements FileSystem {
     const fd = this.node(node).fd;
     const list = xattrBuffer((b) => listxattrFd(fd, true, b));
     if (!this.opts.xattr) return joinXattrNames(splitXattrList(list).filter(isAclName));
-    if (list.indexOf(TRUSTED) < 0 || callerHasCapability(ctx, CAP_SYS_ADMIN)) return list;
+    if (list.indexOf(TRUSTED) < 0 || callerHasCapability(ctx, CAP.SYS_ADMIN)) return list;
     return joinXattrNames(splitXattrList(list).filter((n) => !n.subarray(0, TRUSTED.length).equals(TRUSTED)));
   }
 

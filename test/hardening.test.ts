@@ -313,3 +313,21 @@ describe('hardening: operators\' forms and options', { timeout: 120_000 }, () =>
     });
   });
 });
+
+describe('hardening: no data lost without an error', { timeout: 60_000 }, () => {
+  it('--writeback on a full filesystem: a write the host takes only in part fails at fsync, as natively it fails', async () => {
+    await withDirs(async ({ dir, mnt }) => {
+      const small = join(dir, 'small');
+      fs.mkdirSync(small);
+      assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]).status, 0);
+      const dd = (args: string[]) => spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'f')}`, 'conv=fsync,notrunc', 'status=none', ...args], { encoding: 'utf8' });
+      await withDaemon(small, mnt, ['--writeback'], () => {
+        assert.equal(dd(['bs=100k', 'count=1']).status, 0);
+        // 100 KiB + 1 MiB on a 1 MiB filesystem: the writeback WRITE at 100 KiB is taken in part.
+        const r = dd(['bs=1M', 'count=1', 'seek=100k', 'oflag=seek_bytes']);
+        assert.notEqual(r.status, 0, 'dd reported success while the host kept only part of the data');
+        assert.match(r.stderr, /No space left on device/);
+      });
+    });
+  });
+});

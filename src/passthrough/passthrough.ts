@@ -737,14 +737,27 @@ export class PassthroughFs implements FileSystem {
     const h = this.handles.get(fh, node);
     const cached = (writeFlags & WRITE.CACHE) !== 0;
     const positioned = cached && ((h.hostFlags ?? 0) & O_APPEND) !== 0;
+    let via = h;
+    let n: number;
     try {
-      return this.asOpener(h, () => this.hostWrite(h, data, offset, clientFlags, cached, positioned));
+      n = this.asOpener(h, () => this.hostWrite(h, data, offset, clientFlags, cached, positioned));
     } catch (e) {
       if (!positioned || !(e instanceof SysError) || e.errno !== E.EPERM) throw e;
       const other = this.handles.find(node, h, (o) => o.hostFlags !== undefined && (o.hostFlags & O_APPEND) === 0 && (o.hostFlags & O_ACCMODE) !== O_RDONLY);
       if (!other) throw e;
-      return this.asOpener(other, () => this.hostWrite(other, data, offset, clientFlags, cached, false));
+      via = other;
+      n = this.asOpener(other, () => this.hostWrite(other, data, offset, clientFlags, cached, false));
     }
+    // The kernel takes a short write from its page cache (writeback, shared
+    // mappings) as done: the rest of those pages would be dropped without an
+    // error. So such a write is finished here, or fails with the host's errno
+    // (ENOSPC, EDQUOT, EFBIG), which the client then sees at fsync or close.
+    while (cached && n > 0 && n < data.length) {
+      const more = this.asOpener(via, () => this.hostWrite(via, data.subarray(n), offset + n, clientFlags, cached, via === h && positioned));
+      if (more === 0) fail(E.EIO!, 'write: the host took no more');
+      n += more;
+    }
+    return n;
   }
 
   private hostWrite(h: Handle, data: Buffer, offset: number, clientFlags: number, cached: boolean, positioned: boolean): number {

@@ -35,6 +35,13 @@ function listeningSockets(pid: number): string[] {
   return out;
 }
 
+/** The process's state letter from /proc (S sleeping, R running, T stopped, Z zombie). */
+function processState(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const st = stat.slice(stat.lastIndexOf(')') + 2)[0]!;
+  return st === 'R' ? 'S' : st;
+}
+
 /** Reads each file as uid/gid 65534: its content, or the error code. */
 function readAsNobody(...files: string[]): string[] {
   const script = `const fs=require('fs');for(const f of process.argv.slice(1)){try{console.log(fs.readFileSync(f,'utf8').trim())}catch(e){console.log(e.code)}}`;
@@ -60,14 +67,18 @@ async function withBackground(args: string[], mnt: string, fn: (pids: number[]) 
 }
 
 describe('hardening: signals and the process surface', { timeout: 120_000 }, () => {
-  it('SIGUSR1, SIGUSR2, SIGQUIT and SIGHUP open no socket and leave the mount serving; SIGTERM still ends it with 0', async () => {
+  it('SIGUSR1, SIGUSR2, SIGQUIT, SIGHUP, SIGTSTP, SIGTTOU and SIGTTIN open no socket and leave the mount serving; SIGTERM still ends it with 0', async () => {
     await withDirs(async ({ src, mnt }) => {
       await withDaemon(src, mnt, [], async (d) => {
         const pid = d.child.pid!;
-        for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGHUP'] as const) {
+        for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGHUP', 'SIGTSTP', 'SIGTTOU', 'SIGTTIN'] as const) {
           d.child.kill(sig);
           await sleep(300);
           assert.ok(alive(pid), `${sig} killed the daemon:\n${d.output()}`);
+          const state = processState(pid);
+          // A stopped daemon would leave every request (and the clean-up's unmount) waiting.
+          if (state === 'T') process.kill(pid, 'SIGCONT');
+          assert.equal(state, 'S', `${sig}: the daemon is stopped, not serving`);
           assert.deepEqual(listeningSockets(pid), [], `${sig}: the daemon listens on a TCP socket`);
           assert.deepEqual(fs.readdirSync(mnt).sort(), ['hello.txt', 'sub'], `${sig}: the mount still serves`);
         }

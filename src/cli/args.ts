@@ -59,7 +59,7 @@ Options for umount:
                                        the daemon exits once the last one is closed
 
 Signals to the daemon: SIGTERM and SIGINT unmount (lazily if busy) and exit 0; SIGHUP reopens
-the log file; SIGUSR1, SIGUSR2 and SIGQUIT are ignored.`;
+the log file; SIGUSR1, SIGUSR2, SIGQUIT, SIGTSTP, SIGTTIN and SIGTTOU are ignored.`;
 
 
 export type Command =

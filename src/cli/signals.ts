@@ -10,12 +10,15 @@
  * - SIGUSR2 and SIGQUIT would kill the daemon (SIGQUIT with a core dump that
  *   holds file contents) and leave every user of the mount with ENOTCONN:
  *   ignored, and logged.
+ * - SIGTSTP (Ctrl-Z on a foreground daemon) and SIGTTOU/SIGTTIN (a background
+ *   job touching its terminal) would stop the daemon, and every user of the
+ *   mount would wait until someone resumed it: ignored, and logged.
  * - SIGHUP reopens the log file (logrotate's convention); the daemon keeps serving.
  * - SIGTERM and SIGINT unmount (lazily if busy) and end the daemon with status 0.
  */
 import inspector from 'node:inspector';
 
-const ignoredWithLog: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2', 'SIGQUIT'];
+const ignoredWithLog: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGTSTP', 'SIGTTOU', 'SIGTTIN'];
 
 let inspectorGuarded = false;
 

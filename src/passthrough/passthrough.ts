@@ -368,8 +368,8 @@ export class PassthroughFs implements FileSystem {
   private dioAlign(fd: number): number {
     let a = pageSize;
     const r = statxInto(fd, '', AT_EMPTY_PATH, STATX_DIOALIGN, this.sx);
-    if (r >= 0 && (this.sx.readUInt32LE(0) & STATX_DIOALIGN) !== 0) {
-      a = Math.max(a, this.sx.readUInt32LE(0x98), this.sx.readUInt32LE(0x9c));
+    if (r >= 0 && (this.sx.readUInt32LE(StatxOff.mask) & STATX_DIOALIGN) !== 0) {
+      a = Math.max(a, this.sx.readUInt32LE(StatxOff.dioMemAlign), this.sx.readUInt32LE(StatxOff.dioOffsetAlign));
     }
     return 2 ** Math.ceil(Math.log2(a));
   }
@@ -388,7 +388,7 @@ export class PassthroughFs implements FileSystem {
   /** Whether the host file is append-only (chattr +a: STATX_ATTR_APPEND). */
   private isAppendOnly(fd: number): boolean {
     this.stat(fd);
-    return (this.sx.readUInt32LE(8) & STATX_ATTR_APPEND) !== 0;
+    return (this.sx.readUInt32LE(StatxOff.attributes) & STATX_ATTR_APPEND) !== 0;
   }
 
   /** Run `fn` as the opener of `h` (space-allocating calls: the host's reserve and quota checks must see the user). */
@@ -983,7 +983,7 @@ export class PassthroughFs implements FileSystem {
     // Setting an ACL by someone outside the file's group drops setgid, as chmod would.
     if ((setxattrFlags & SETXATTR_ACL_KILL_SGID) !== 0 && isAclName(name)) {
       this.stat(inode.fd);
-      const mode = this.sx.readUInt16LE(28);
+      const mode = this.sx.readUInt16LE(StatxOff.mode);
       if (mode & 0o2000) fchmodat(inode.fd, '', mode & 0o7777 & ~0o2000, AT_EMPTY_PATH);
     }
   }

@@ -119,7 +119,41 @@ function openLogFile(dirfd: number, name: string, path: string): number {
   return fd;
 }
 
-class FileSink implements Sink {
+function quietClose(fd: number): void {
+  try {
+    close(fd);
+  } catch {
+    // Nothing to do about it.
+  }
+}
+
+/** A destination behind one fd, which reopen() replaces (keeping the old one if that fails). */
+abstract class FdSink implements Sink {
+  constructor(protected fd: number) {}
+
+  abstract write(level: LogLevel, msg: string): boolean;
+  protected abstract openAgain(): number;
+
+  reopen(): string | undefined {
+    if (this.fd < 0) return 'closed';
+    try {
+      const fd = this.openAgain();
+      quietClose(this.fd);
+      this.fd = fd;
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    quietClose(this.fd);
+    this.fd = -1;
+  }
+}
+
+class FileSink extends FdSink {
   private readonly prefix = ` passthroughfs[${process.pid}]: `;
 
   /**
@@ -128,7 +162,9 @@ class FileSink implements Sink {
    * start-up is followed, and a log file under a directory the daemon later
    * mounts over stays on the directory it was in).
    */
-  private constructor(private readonly path: string, private readonly dirfd: number, private readonly name: string, private fd: number) {}
+  private constructor(private readonly path: string, private readonly dirfd: number, private readonly name: string, fd: number) {
+    super(fd);
+  }
 
   static open(path: string): FileSink {
     const name = basename(path);
@@ -155,23 +191,13 @@ class FileSink implements Sink {
     return writeAll(this.fd, `${new Date().toISOString()}${this.prefix}${level}: ${msg}\n`);
   }
 
-  reopen(): string | undefined {
-    if (this.fd < 0) return 'closed';
-    try {
-      const fd = openLogFile(this.dirfd, this.name, this.path);
-      close(this.fd);
-      this.fd = fd;
-      return undefined;
-    } catch (e) {
-      return e instanceof Error ? e.message : String(e);
-    }
+  protected openAgain(): number {
+    return openLogFile(this.dirfd, this.name, this.path);
   }
 
-  close(): void {
-    if (this.fd < 0) return;
-    try { close(this.fd); } catch { /* nothing to do */ }
-    try { close(this.dirfd); } catch { /* nothing to do */ }
-    this.fd = -1;
+  override close(): void {
+    if (this.fd >= 0) quietClose(this.dirfd);
+    super.close();
   }
 }
 
@@ -208,11 +234,13 @@ function connectSyslog(path: string): number {
   return fd;
 }
 
-class SyslogSink implements Sink {
+class SyslogSink extends FdSink {
   private readonly tag = `passthroughfs[${process.pid}]: `;
   private retryAt = 0;
 
-  private constructor(private readonly path: string, private fd: number) {}
+  private constructor(private readonly path: string, fd: number) {
+    super(fd);
+  }
 
   static open(path: string): SyslogSink {
     return new SyslogSink(path, connectSyslog(path));
@@ -229,22 +257,8 @@ class SyslogSink implements Sink {
     return r >= 0;
   }
 
-  reopen(): string | undefined {
-    if (this.fd < 0) return 'closed';
-    try {
-      const fd = connectSyslog(this.path);
-      close(this.fd);
-      this.fd = fd;
-      return undefined;
-    } catch (e) {
-      return e instanceof Error ? e.message : String(e);
-    }
-  }
-
-  close(): void {
-    if (this.fd < 0) return;
-    try { close(this.fd); } catch { /* nothing to do */ }
-    this.fd = -1;
+  protected openAgain(): number {
+    return connectSyslog(this.path);
   }
 }
 

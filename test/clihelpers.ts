@@ -3,7 +3,13 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { isMountPoint } from '../src/fuse/mount.js';
-import { ROOT, makeTempDir, removeTempDir, startDaemon, type Daemon } from './helpers.js';
+import { ROOT, isAlive, makeTempDir, pidsWithArg, removeTempDir, startDaemon, waitUntil, type Daemon } from './helpers.js';
+
+export { pidsWithArg };
+/** Running (a zombie nobody reaps counts as gone). */
+export const alive = isAlive;
+/** Polls `cond` every 25 ms for up to `ms`; its last value. */
+export const waitFor = waitUntil;
 
 export const BIN = join(ROOT, 'bin/passthroughfs.js');
 export const HINT = "Try 'passthroughfs --help' for more information.";
@@ -24,18 +30,6 @@ export function mountsUnder(dir: string): string[] {
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
-/** Processes (other than us) with `arg` as one of their arguments. */
-export function pidsWithArg(arg: string): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg)) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
 /** After a failed test: detach the mount and kill (by pid) background daemons still running. */
 export async function reapDaemons(pids: number[], mnt: string): Promise<void> {
   for (const pid of pids) {
@@ -44,21 +38,6 @@ export async function reapDaemons(pids: number[], mnt: string): Promise<void> {
     process.kill(pid, 'SIGKILL');
     await waitFor(() => !alive(pid), 5000);
   }
-}
-
-/** Running (a zombie nobody reaps counts as gone). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-export async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (cond()) return true;
-  return cond();
 }
 
 /** The child's exit code (-1 for a signal), or 'timeout'. */

@@ -211,6 +211,15 @@ export const timestamps: Scenario = {
   })(),
 };
 
+/** An xattr's value as text, or the errno name reading it fails with. */
+function xattrStr(path: string, name: string, nofollow = false): string | undefined {
+  try {
+    return (getxattr(path, name, 65536, nofollow) as Buffer).toString();
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code;
+  }
+}
+
 export const xattr: Scenario = {
   name: 'xattr: user.* on files and dirs, flags and errors',
   async run(root) {
@@ -219,29 +228,22 @@ export const xattr: Scenario = {
     fs.writeFileSync(f, 'x');
     fs.mkdirSync(p('d'));
     fs.symlinkSync('f', p('l'));
-    const str = (path: string, name: string, nofollow = false) => {
-      try {
-        return (getxattr(path, name, 65536, nofollow) as Buffer).toString();
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code;
-      }
-    };
     const r: Record<string, unknown> = {};
     r.listEmpty = listxattr(f);
     const before = times(f);
     await sleep(15);
     r.set = code(() => setxattr(f, 'user.a', 'hello'));
     r.setCtime = moved(before, times(f));
-    r.get = str(f, 'user.a');
+    r.get = xattrStr(f, 'user.a');
     r.sizeQuery = getxattr(f, 'user.a', 0);
     r.tooSmall = code(() => getxattr(f, 'user.a', 2));
-    r.exactSize = str(f, 'user.a');
+    r.exactSize = xattrStr(f, 'user.a');
     r.createExisting = code(() => setxattr(f, 'user.a', 'x', XATTR_CREATE));
     r.replaceMissing = code(() => setxattr(f, 'user.b', 'x', XATTR_REPLACE));
     r.replaceExisting = code(() => setxattr(f, 'user.a', 'world!', XATTR_REPLACE));
-    r.afterReplace = str(f, 'user.a');
+    r.afterReplace = xattrStr(f, 'user.a');
     r.createNew = code(() => setxattr(f, 'user.c', '', XATTR_CREATE));
-    r.emptyValue = [str(f, 'user.c'), getxattr(f, 'user.c', 0)];
+    r.emptyValue = [xattrStr(f, 'user.c'), getxattr(f, 'user.c', 0)];
     const bin = Buffer.alloc(3000, 0);
     for (let i = 0; i < bin.length; i += 7) bin[i] = i & 0xff;
     setxattr(f, 'user.bin', bin);
@@ -261,11 +263,11 @@ export const xattr: Scenario = {
     r.missingFile = code(() => getxattr(p('nope'), 'user.a'));
 
     r.dirSet = code(() => setxattr(p('d'), 'user.dir', 'on a dir'));
-    r.dirGet = str(p('d'), 'user.dir');
+    r.dirGet = xattrStr(p('d'), 'user.dir');
     r.dirList = listxattr(p('d'));
     r.dirRemove = code(() => removexattr(p('d'), 'user.dir'));
 
-    r.followsLink = str(p('l'), 'user.a');
+    r.followsLink = xattrStr(p('l'), 'user.a');
     r.userOnSymlink = code(() => setxattr(p('l'), 'user.x', 'v', 0, true));
     const dump = spawnSync('getfattr', ['-d', '-h', '-m', '-', 'f', 'd', 'l'], { cwd: root, encoding: 'utf8' });
     r.getfattr = [dump.status, dump.stdout];
@@ -317,17 +319,10 @@ export const trustedXattr: Scenario = {
     const f = p('f');
     fs.writeFileSync(f, 'x');
     fs.symlinkSync('f', p('l'));
-    const str = (path: string, name: string, nofollow = false) => {
-      try {
-        return (getxattr(path, name, 65536, nofollow) as Buffer).toString();
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code;
-      }
-    };
     const r: Record<string, unknown> = {};
     r.setfattrTrusted = spawnSync('setfattr', ['-h', '-n', 'trusted.t', '-v', 'on-link', 'l'], { cwd: root }).status;
-    r.trustedOnLink = str(p('l'), 'trusted.t', true);
-    r.trustedNotOnTarget = str(p('l'), 'trusted.t');
+    r.trustedOnLink = xattrStr(p('l'), 'trusted.t', true);
+    r.trustedNotOnTarget = xattrStr(p('l'), 'trusted.t');
     r.linkList = listxattr(p('l'), 65536, true);
     r.trustedOnFile = code(() => setxattr(f, 'trusted.f', 'tv'));
     r.fileList = listxattr(f);

@@ -17,7 +17,7 @@ import {
   O_CREAT, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, S_IFCHR, S_IFDIR,
   S_IFLNK, S_IFMT, S_IFREG, AT_FDCWD, close, lgetxattr, llistxattr, openat, openat2,
 } from '../src/sys/index.js';
-import { makeTempDir, removeTempDir } from './helpers.js';
+import { errnoOf, makeTempDir, removeTempDir } from './helpers.js';
 
 /** PassthroughFs called with the FileSystem interface's full argument lists (as the session calls it), its results synchronous. */
 type Api = {
@@ -29,18 +29,6 @@ const ROOT = 1n;
 const ctx: Context = { unique: 1n, uid: 0, gid: 0, pid: process.pid, umask: 0 };
 const nobody: Context = { unique: 2n, uid: 65534, gid: 65534, pid: process.pid, umask: 0 };
 const SECRET = 'TOP SECRET: must never be read or changed\n';
-
-/** The errno name an operation fails with, or 'ok'. */
-function errOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code !== 'string') throw e;
-    return code;
-  }
-}
 
 const fdCount = () => fs.readdirSync('/proc/self/fd').length;
 const typeOf = (mode: number) => mode & S_IFMT;
@@ -150,7 +138,7 @@ describe('containment: a hostile client cannot reach outside the shared director
           ];
           for (const [op, fn] of ops) {
             if (op === 'lookup' && parent === ROOT && label === '".."') continue;
-            assert.equal(errOf(fn), want, `${op}(${parent === ROOT ? 'root' : 'sub'}, ${label})`);
+            assert.equal(errnoOf(fn), want, `${op}(${parent === ROOT ? 'root' : 'sub'}, ${label})`);
           }
         }
       }
@@ -170,11 +158,11 @@ describe('containment: a hostile client cannot reach outside the shared director
       const e = lookup(ROOT, '..');
       assert.equal(e.nodeid, ROOT);
       assert.equal(e.attr.ino, BigInt(fs.statSync(src).ino));
-      assert.equal(errOf(() => lookup(lookup(ROOT, 'sub').nodeid, '..')), 'EINVAL');
+      assert.equal(errnoOf(() => lookup(lookup(ROOT, 'sub').nodeid, '..')), 'EINVAL');
     });
 
     it('a symlink target with a NUL is refused', () => {
-      assert.equal(errOf(() => api.symlink(ctx, ROOT, nameOf('nul-target'), Buffer.from('x\0y'))), 'EINVAL');
+      assert.equal(errnoOf(() => api.symlink(ctx, ROOT, nameOf('nul-target'), Buffer.from('x\0y'))), 'EINVAL');
       assert.equal(fs.existsSync(join(src, 'nul-target')), false);
     });
   });
@@ -205,9 +193,9 @@ describe('containment: a hostile client cannot reach outside the shared director
         assert.equal(a.size, Buffer.byteLength(t), `${n}: getattr size is the link's`);
         assert.equal(api.readlink(ctx, e.nodeid).toString(), t, `${n}: readlink`);
         for (const flags of [O_RDONLY, O_RDWR, O_WRONLY | O_TRUNC]) {
-          assert.equal(errOf(() => api.open(ctx, e.nodeid, flags)), 'EBADF', `${n}: open(${flags.toString(8)})`);
+          assert.equal(errnoOf(() => api.open(ctx, e.nodeid, flags)), 'EBADF', `${n}: open(${flags.toString(8)})`);
         }
-        assert.equal(errOf(() => api.opendir(ctx, e.nodeid, O_RDONLY)), 'ENOTDIR', `${n}: opendir`);
+        assert.equal(errnoOf(() => api.opendir(ctx, e.nodeid, O_RDONLY)), 'ENOTDIR', `${n}: opendir`);
         assert.equal(api.statx(ctx, e.nodeid, undefined, 0, 0x7ff).attr.ino, e.attr.ino, `${n}: statx`);
       }
     });
@@ -217,13 +205,13 @@ describe('containment: a hostile client cannot reach outside the shared director
         const node = lookup(ROOT, n).nodeid;
         const link = join(src, n);
         // chmod of a symlink itself is not supported by Linux filesystems.
-        assert.match(errOf(() => api.setattr(ctx, node, { mode: 0o777, killSuidgid: false })), /^E(OPNOTSUPP|NOTSUP)$/, `${n}: chmod`);
+        assert.match(errnoOf(() => api.setattr(ctx, node, { mode: 0o777, killSuidgid: false })), /^E(OPNOTSUPP|NOTSUP)$/, `${n}: chmod`);
         api.setattr(ctx, node, { uid: 65534, gid: 65534, killSuidgid: false });
         assert.equal(fs.lstatSync(link).uid, 65534, `${n}: chown reached the link`);
-        assert.equal(errOf(() => api.setattr(ctx, node, { size: 0, killSuidgid: false })), 'EBADF', `${n}: truncate`);
+        assert.equal(errnoOf(() => api.setattr(ctx, node, { size: 0, killSuidgid: false })), 'EBADF', `${n}: truncate`);
         api.setattr(ctx, node, { atime: { sec: 1000, nsec: 0 }, mtime: { sec: 2000, nsec: 0 }, killSuidgid: false });
         assert.equal(fs.lstatSync(link).mtimeMs, 2000_000, `${n}: utimes reached the link`);
-        assert.equal(errOf(() => api.setxattr(ctx, node, nameOf('user.ptfs'), nameOf('v'), 0, 0)), 'EPERM', `${n}: user xattr on a link`);
+        assert.equal(errnoOf(() => api.setxattr(ctx, node, nameOf('user.ptfs'), nameOf('v'), 0, 0)), 'EPERM', `${n}: user xattr on a link`);
         api.setxattr(ctx, node, nameOf('trusted.ptfs'), nameOf('v'), 0, 0);
         const b = Buffer.alloc(16);
         assert.equal(b.subarray(0, lgetxattr(link, 'trusted.ptfs', b)).toString(), 'v', `${n}: xattr on the link`);
@@ -248,14 +236,14 @@ describe('containment: a hostile client cannot reach outside the shared director
       for (const n of ['outdir', 'procself']) {
         const node = lookup(ROOT, n).nodeid;
         for (const inner of ['secret', 'sub', 'fd', 'root', 'x']) {
-          assert.equal(errOf(() => lookup(node, inner)), 'ENOTDIR', `lookup(${n}, ${inner})`);
+          assert.equal(errnoOf(() => lookup(node, inner)), 'ENOTDIR', `lookup(${n}, ${inner})`);
         }
-        assert.equal(errOf(() => api.create(ctx, node, nameOf('x'), 0o644, O_CREAT | O_RDWR)), 'ENOTDIR', `create in ${n}`);
-        assert.equal(errOf(() => api.mkdir(ctx, node, nameOf('x'), 0o755)), 'ENOTDIR', `mkdir in ${n}`);
-        assert.equal(errOf(() => api.mknod(ctx, node, nameOf('x'), S_IFREG | 0o644, 0)), 'ENOTDIR', `mknod in ${n}`);
-        assert.equal(errOf(() => api.symlink(ctx, node, nameOf('x'), nameOf('y'))), 'ENOTDIR', `symlink in ${n}`);
-        assert.equal(errOf(() => api.unlink(ctx, node, nameOf('secret'))), 'ENOTDIR', `unlink in ${n}`);
-        assert.equal(errOf(() => api.rename(ctx, ROOT, nameOf('victim'), node, nameOf('x'), 0)), 'ENOTDIR', `rename into ${n}`);
+        assert.equal(errnoOf(() => api.create(ctx, node, nameOf('x'), 0o644, O_CREAT | O_RDWR)), 'ENOTDIR', `create in ${n}`);
+        assert.equal(errnoOf(() => api.mkdir(ctx, node, nameOf('x'), 0o755)), 'ENOTDIR', `mkdir in ${n}`);
+        assert.equal(errnoOf(() => api.mknod(ctx, node, nameOf('x'), S_IFREG | 0o644, 0)), 'ENOTDIR', `mknod in ${n}`);
+        assert.equal(errnoOf(() => api.symlink(ctx, node, nameOf('x'), nameOf('y'))), 'ENOTDIR', `symlink in ${n}`);
+        assert.equal(errnoOf(() => api.unlink(ctx, node, nameOf('secret'))), 'ENOTDIR', `unlink in ${n}`);
+        assert.equal(errnoOf(() => api.rename(ctx, ROOT, nameOf('victim'), node, nameOf('x'), 0)), 'ENOTDIR', `rename into ${n}`);
       }
       assert.equal(fs.existsSync(join(outside, 'x')), false);
     });
@@ -266,25 +254,25 @@ describe('containment: a hostile client cannot reach outside the shared director
       const procFd = openat(AT_FDCWD, '/proc/self/fd', O_PATH);
       try {
         for (const n of Object.keys(targets)) {
-          assert.match(errOf(() => close(openat2(srcFd, n, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS))), /^(EXDEV|ELOOP)$/, n);
+          assert.match(errnoOf(() => close(openat2(srcFd, n, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS))), /^(EXDEV|ELOOP)$/, n);
         }
-        assert.equal(errOf(() => close(openat2(procFd, String(secretFd), O_RDONLY, 0, RESOLVE_NO_MAGICLINKS))), 'ELOOP');
+        assert.equal(errnoOf(() => close(openat2(procFd, String(secretFd), O_RDONLY, 0, RESOLVE_NO_MAGICLINKS))), 'ELOOP');
       } finally {
         close(srcFd);
         close(procFd);
       }
       const e = lookup(ROOT, 'fdlink');
       assert.equal(typeOf(e.attr.mode), S_IFLNK);
-      assert.equal(errOf(() => api.open(ctx, e.nodeid, O_RDONLY)), 'EBADF');
-      assert.equal(errOf(() => api.setattr(ctx, e.nodeid, { size: 0, killSuidgid: false })), 'EBADF');
+      assert.equal(errnoOf(() => api.open(ctx, e.nodeid, O_RDONLY)), 'EBADF');
+      assert.equal(errnoOf(() => api.setattr(ctx, e.nodeid, { size: 0, killSuidgid: false })), 'EBADF');
     });
 
     it('a client-made symlink to the outside is just text', () => {
       const e = api.symlink(ctx, ROOT, nameOf('evil'), Buffer.from(secret));
       assert.equal(typeOf(e.attr.mode), S_IFLNK);
       assert.equal(fs.readlinkSync(join(src, 'evil')), secret);
-      assert.equal(errOf(() => api.open(ctx, e.nodeid, O_RDWR)), 'EBADF');
-      assert.equal(errOf(() => api.create(ctx, ROOT, nameOf('evil'), 0o644, O_CREAT | O_RDWR | O_TRUNC)), 'ELOOP',
+      assert.equal(errnoOf(() => api.open(ctx, e.nodeid, O_RDWR)), 'EBADF');
+      assert.equal(errnoOf(() => api.create(ctx, ROOT, nameOf('evil'), 0o644, O_CREAT | O_RDWR | O_TRUNC)), 'ELOOP',
         'create over an existing symlink name must not follow it');
     });
 
@@ -314,8 +302,8 @@ describe('containment: a hostile client cannot reach outside the shared director
       const fresh = lookup(ROOT, 'd');
       assert.equal(typeOf(fresh.attr.mode), S_IFLNK);
       assert.notEqual(fresh.nodeid, d);
-      assert.equal(errOf(() => lookup(fresh.nodeid, 'secret')), 'ENOTDIR');
-      assert.equal(errOf(() => api.create(ctx, ROOT, nameOf('d/x'), 0o644, O_CREAT | O_RDWR)), 'EINVAL');
+      assert.equal(errnoOf(() => lookup(fresh.nodeid, 'secret')), 'ENOTDIR');
+      assert.equal(errnoOf(() => api.create(ctx, ROOT, nameOf('d/x'), 0o644, O_CREAT | O_RDWR)), 'EINVAL');
 
       const c = api.create(ctx, d, nameOf('x'), 0o644, O_CREAT | O_RDWR);
       api.write(ctx, c.entry.nodeid, c.open.fh, 0, Buffer.from('new'), 0, O_RDWR);
@@ -375,8 +363,8 @@ describe('containment: a hostile client cannot reach outside the shared director
       fs.mkdirSync(join(src, 'm'));
       const m = lookup(ROOT, 'm').nodeid;
       fs.renameSync(join(src, 'm'), join(tmp, 'moved'));
-      assert.equal(errOf(() => lookup(m, '..')), 'EINVAL');
-      assert.equal(errOf(() => api.rename(ctx, m, nameOf('..'), ROOT, nameOf('x'), 0)), 'EINVAL');
+      assert.equal(errnoOf(() => lookup(m, '..')), 'EINVAL');
+      assert.equal(errnoOf(() => api.rename(ctx, m, nameOf('..'), ROOT, nameOf('x'), 0)), 'EINVAL');
     });
   });
 
@@ -386,25 +374,25 @@ describe('containment: a hostile client cannot reach outside the shared director
       const b = api.create(ctx, ROOT, nameOf('hb'), 0o644, O_CREAT | O_RDWR);
       const [na, nb] = [a.entry.nodeid, b.entry.nodeid];
       const buf = Buffer.alloc(8);
-      assert.equal(errOf(() => api.read(ctx, na, b.open.fh, 0, 8, buf)), 'EBADF');
-      assert.equal(errOf(() => api.write(ctx, na, b.open.fh, 0, Buffer.from('x'), 0, O_RDWR)), 'EBADF');
-      assert.equal(errOf(() => api.fsync(ctx, na, b.open.fh, false)), 'EBADF');
-      assert.equal(errOf(() => api.release(ctx, na, b.open.fh, 0, 0, 0n)), 'EBADF');
-      assert.equal(errOf(() => api.read(ctx, na, 987654321n, 0, 8, buf)), 'EBADF');
-      assert.match(errOf(() => api.readdir(ctx, na, a.open.fh, 0n, { add: () => true })), /^(EBADF|ENOTDIR)$/,
+      assert.equal(errnoOf(() => api.read(ctx, na, b.open.fh, 0, 8, buf)), 'EBADF');
+      assert.equal(errnoOf(() => api.write(ctx, na, b.open.fh, 0, Buffer.from('x'), 0, O_RDWR)), 'EBADF');
+      assert.equal(errnoOf(() => api.fsync(ctx, na, b.open.fh, false)), 'EBADF');
+      assert.equal(errnoOf(() => api.release(ctx, na, b.open.fh, 0, 0, 0n)), 'EBADF');
+      assert.equal(errnoOf(() => api.read(ctx, na, 987654321n, 0, 8, buf)), 'EBADF');
+      assert.match(errnoOf(() => api.readdir(ctx, na, a.open.fh, 0n, { add: () => true })), /^(EBADF|ENOTDIR)$/,
         'a file handle is no directory handle');
       // The refused release did not close b's handle.
       assert.equal(api.write(ctx, nb, b.open.fh, 0, Buffer.from('b'), 0, O_RDWR), 1);
       api.release(ctx, na, a.open.fh, 0, 0, 0n);
       api.release(ctx, nb, b.open.fh, 0, 0, 0n);
-      assert.equal(errOf(() => api.read(ctx, nb, b.open.fh, 0, 8, buf)), 'EBADF', 'released handle');
+      assert.equal(errnoOf(() => api.read(ctx, nb, b.open.fh, 0, 8, buf)), 'EBADF', 'released handle');
 
       for (const bogus of [0n, 999999n, 1n << 40n, -1n]) {
-        assert.equal(errOf(() => api.getattr(ctx, bogus, undefined)), 'EBADF', `getattr(${bogus})`);
-        assert.equal(errOf(() => api.lookup(ctx, bogus, nameOf('x'))), 'EBADF', `lookup(${bogus})`);
-        assert.equal(errOf(() => api.open(ctx, bogus, O_RDONLY)), 'EBADF', `open(${bogus})`);
-        assert.equal(errOf(() => api.create(ctx, bogus, nameOf('x'), 0o644, O_CREAT | O_RDWR)), 'EBADF', `create(${bogus})`);
-        assert.equal(errOf(() => api.link(ctx, na, bogus, nameOf('x'))), 'EBADF', `link into ${bogus}`);
+        assert.equal(errnoOf(() => api.getattr(ctx, bogus, undefined)), 'EBADF', `getattr(${bogus})`);
+        assert.equal(errnoOf(() => api.lookup(ctx, bogus, nameOf('x'))), 'EBADF', `lookup(${bogus})`);
+        assert.equal(errnoOf(() => api.open(ctx, bogus, O_RDONLY)), 'EBADF', `open(${bogus})`);
+        assert.equal(errnoOf(() => api.create(ctx, bogus, nameOf('x'), 0o644, O_CREAT | O_RDWR)), 'EBADF', `create(${bogus})`);
+        assert.equal(errnoOf(() => api.link(ctx, na, bogus, nameOf('x'))), 'EBADF', `link into ${bogus}`);
       }
 
       // Each create counted one lookup; a lookup adds one more.
@@ -413,7 +401,7 @@ describe('containment: a hostile client cannot reach outside the shared director
       for (const op of [
         () => api.getattr(ctx, na, undefined), () => api.open(ctx, na, O_RDONLY),
         () => api.setattr(ctx, na, { mode: 0o777, killSuidgid: false }), () => api.link(ctx, na, ROOT, nameOf('hl')),
-      ]) assert.equal(errOf(op), 'EBADF');
+      ]) assert.equal(errnoOf(op), 'EBADF');
       assert.equal(fs.statSync(join(src, 'ha')).mode & 0o777, 0o644);
       // The root cannot be forgotten.
       api.forget(ROOT, 1000n);
@@ -432,13 +420,13 @@ describe('containment: a hostile client cannot reach outside the shared director
 
     it('a non-root caller cannot make a device node; root can, and it is never opened', () => {
       const null_ = (1 << 8) | 3; // FUSE encoding of 1:3 (/dev/null)
-      assert.equal(errOf(() => api.mknod(nobody, pub, nameOf('cdev'), S_IFCHR | 0o666, null_)), 'EPERM');
+      assert.equal(errnoOf(() => api.mknod(nobody, pub, nameOf('cdev'), S_IFCHR | 0o666, null_)), 'EPERM');
       assert.equal(fs.existsSync(join(src, 'pub', 'cdev')), false);
       const e = api.mknod(ctx, pub, nameOf('cdev-root'), S_IFCHR | 0o666, null_);
       assert.equal(typeOf(e.attr.mode), S_IFCHR);
       assert.equal(e.attr.rdev, null_);
       assert.ok(fs.lstatSync(join(src, 'pub', 'cdev-root')).isCharacterDevice());
-      assert.equal(errOf(() => api.open(ctx, e.nodeid, O_RDWR)), 'EBADF');
+      assert.equal(errnoOf(() => api.open(ctx, e.nodeid, O_RDWR)), 'EBADF');
     });
 
     it('objects created for uid 65534 belong to 65534 on the host, and the host checks its rights', () => {
@@ -453,8 +441,8 @@ describe('containment: a hostile client cannot reach outside the shared director
       }
       assert.equal(c.entry.attr.uid, 65534);
       // SRC itself is root's 0755: the host refuses the caller.
-      assert.equal(errOf(() => api.create(nobody, ROOT, nameOf('denied'), 0o644, O_CREAT | O_RDWR)), 'EACCES');
-      assert.equal(errOf(() => api.mkdir(nobody, ROOT, nameOf('denied'), 0o755)), 'EACCES');
+      assert.equal(errnoOf(() => api.create(nobody, ROOT, nameOf('denied'), 0o644, O_CREAT | O_RDWR)), 'EACCES');
+      assert.equal(errnoOf(() => api.mkdir(nobody, ROOT, nameOf('denied'), 0o755)), 'EACCES');
       assert.equal(fs.existsSync(join(src, 'denied')), false);
       // And the daemon's own identity is back afterwards.
       const r = api.create(ctx, ROOT, nameOf('root-owned'), 0o600, O_CREAT | O_RDWR);

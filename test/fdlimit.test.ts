@@ -19,7 +19,7 @@ import type { Context } from '../src/fs/context.js';
 import { PassthroughFs } from '../src/passthrough/passthrough.js';
 import { defaultOptions } from '../src/passthrough/options.js';
 import { AT_FDCWD, O_CREAT, O_RDWR, O_TMPFILE, S_IFIFO, SysError, errno as E, mknodat } from '../src/sys/index.js';
-import { makeTempDir, removeTempDir, startDaemon, stopDaemonAndRemove, type Daemon } from './helpers.js';
+import { errnoOf, makeTempDir, removeTempDir, startDaemon, stopDaemonAndRemove, type Daemon } from './helpers.js';
 
 function lowestFreeFd(pid: number): number {
   const used = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
@@ -37,17 +37,6 @@ function softNofile(pid: number): number {
 function setSoftNofile(pid: number, n: number): void {
   const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${n}:`], { encoding: 'utf8' });
   assert.equal(r.status, 0, `prlimit: ${r.stderr}`);
-}
-
-function codeOf(fn: () => void): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code !== 'string') throw e;
-    return code;
-  }
 }
 
 const ls = (dir: string) => fs.readdirSync(dir).sort();
@@ -94,7 +83,7 @@ describe('out of file descriptors: no trace of what failed', () => {
       const results: string[] = [];
       setSoftNofile(pid, lowestFreeFd(pid) + 1);
       try {
-        for (let i = 0; i < 4; i++) results.push(codeOf(() => run(join(mnt, `${base}-${i}`))));
+        for (let i = 0; i < 4; i++) results.push(errnoOf(() => run(join(mnt, `${base}-${i}`))));
       } finally {
         setSoftNofile(pid, limit);
       }
@@ -108,7 +97,7 @@ describe('out of file descriptors: no trace of what failed', () => {
       assert.deepEqual(results.filter((r) => r !== 'ok' && r !== 'EMFILE'), []);
       assert.deepEqual(made, results.flatMap((r, i) => (r === 'ok' ? [`${base}-${i}`] : [])).sort());
       // Still serving, creations included.
-      assert.equal(codeOf(() => run(join(mnt, `${base}-after`))), 'ok');
+      assert.equal(errnoOf(() => run(join(mnt, `${base}-after`))), 'ok');
       assert.ok(ls(src).includes(`${base}-after`));
       assert.equal(fs.readFileSync(join(mnt, 'existing'), 'utf8'), 'keep me');
     });
@@ -122,8 +111,8 @@ describe('out of file descriptors: no trace of what failed', () => {
     setSoftNofile(pid, lowestFreeFd(pid));
     try {
       results = [
-        codeOf(() => fs.linkSync(join(mnt, 'existing'), join(mnt, 'linked'))),
-        codeOf(() => fs.closeSync(fs.openSync(mnt, O_TMPFILE | O_RDWR, 0o600))),
+        errnoOf(() => fs.linkSync(join(mnt, 'existing'), join(mnt, 'linked'))),
+        errnoOf(() => fs.closeSync(fs.openSync(mnt, O_TMPFILE | O_RDWR, 0o600))),
       ];
     } finally {
       setSoftNofile(pid, limit);
@@ -156,11 +145,11 @@ describe('out of file descriptors even after giving up the spare (another thread
 
   it('mkdir, mknod, symlink and create remove what they made; create of an existing file leaves it', () => {
     const name = (s: string) => Buffer.from(s);
-    assert.equal(codeOf(() => pfs.mkdir(ctx, 1n, name('d'), 0o755)), 'EMFILE');
-    assert.equal(codeOf(() => pfs.mknod(ctx, 1n, name('n'), S_IFIFO | 0o644, 0)), 'EMFILE');
-    assert.equal(codeOf(() => pfs.symlink(ctx, 1n, name('s'), name('target'))), 'EMFILE');
-    assert.equal(codeOf(() => pfs.create(ctx, 1n, name('c'), 0o644, O_CREAT | O_RDWR)), 'EMFILE');
-    assert.equal(codeOf(() => pfs.create(ctx, 1n, name('existing'), 0o644, O_CREAT | O_RDWR)), 'EMFILE');
+    assert.equal(errnoOf(() => pfs.mkdir(ctx, 1n, name('d'), 0o755)), 'EMFILE');
+    assert.equal(errnoOf(() => pfs.mknod(ctx, 1n, name('n'), S_IFIFO | 0o644, 0)), 'EMFILE');
+    assert.equal(errnoOf(() => pfs.symlink(ctx, 1n, name('s'), name('target'))), 'EMFILE');
+    assert.equal(errnoOf(() => pfs.create(ctx, 1n, name('c'), 0o644, O_CREAT | O_RDWR)), 'EMFILE');
+    assert.equal(errnoOf(() => pfs.create(ctx, 1n, name('existing'), 0o644, O_CREAT | O_RDWR)), 'EMFILE');
     assert.deepEqual(ls(dir), ['existing']);
     assert.equal(fs.readFileSync(join(dir, 'existing'), 'utf8'), 'keep me');
     assert.equal(pfs.inodes.size, 1);

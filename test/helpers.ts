@@ -104,3 +104,15 @@ export async function waitUntil(cond: () => boolean, ms: number): Promise<boolea
   for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (cond()) return true;
   return cond();
 }
+
+/** The errno name (`code`) an operation fails with, or 'ok'. */
+export function errnoOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') throw e;
+    return code;
+  }
+}

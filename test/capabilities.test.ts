@@ -29,6 +29,8 @@ const hex = (m: bigint) => `0x${m.toString(16)}`;
 /** What this (root) test process has: a daemon cannot keep more. */
 const OURS = threadCaps(process.pid).CapPrm;
 const DEFAULT = capMask(DEFAULT_CAPS);
+/** What a daemon serves with by default: DAC_READ_SEARCH joins for inode file handles (prefer). */
+const SERVING = DEFAULT | (1n << BigInt(CAP.DAC_READ_SEARCH));
 
 /** The daemon's output once `re` shows in it (it comes through a pipe, behind what the mount answers). */
 async function outputWith(d: Daemon, re: RegExp): Promise<string> {
@@ -100,14 +102,25 @@ describe('--modcaps parsing', () => {
     assert.throws(() => capPolicy(parseModcaps('-sys_admin'), { passthroughIo: true }), /--passthrough needs CAP_SYS_ADMIN/);
     assert.throws(() => capPolicy(parseModcaps('-setuid'), { passthroughIo: false }), /CAP_SETUID cannot be dropped/);
     assert.throws(() => capPolicy(parseModcaps('-cap_setgid'), { passthroughIo: false }), /CAP_SETGID cannot be dropped/);
+    // Inode file handles: DAC_READ_SEARCH kept for open_by_handle_at, unless dropped (then none, or refused for mandatory).
+    const fh = capPolicy([], { passthroughIo: false, fileHandles: 'prefer' });
+    assert.equal(hex(fh.keep), hex(DEFAULT | bit(CAP.DAC_READ_SEARCH)));
+    assert.equal(fh.fileHandles, true);
+    const off = capPolicy(parseModcaps('-dac_read_search'), { passthroughIo: false, fileHandles: 'prefer' });
+    assert.equal(hex(off.keep), hex(DEFAULT));
+    assert.equal(off.fileHandles, false);
+    assert.equal(capPolicy([], { passthroughIo: false, fileHandles: 'never' }).fileHandles, false);
+    assert.throws(() => capPolicy(parseModcaps('-dac_read_search'), { passthroughIo: false, fileHandles: 'mandatory' }), /mandatory needs CAP_DAC_READ_SEARCH/);
   });
 
   it('parseArgs: --modcaps=LIST, --modcaps LIST, repeated; errors are usage errors', () => {
     const c = parseArgs(['mount', 's', 'm', '--modcaps=-mknod', '--modcaps', '-chown:+sys_admin']);
     assert.equal(c.cmd, 'mount');
     if (c.cmd !== 'mount') return;
-    assert.equal(hex(c.caps.keep), hex((DEFAULT & ~bit(CAP.MKNOD) & ~bit(CAP.CHOWN)) | bit(CAP.SYS_ADMIN)));
-    for (const argv of [['--modcaps=+bogus'], ['--modcaps'], ['--modcaps=-setuid'], ['--passthrough', '--modcaps=-sys_admin'], ['--modcaps=']]) {
+    assert.equal(hex(c.caps.keep), hex((SERVING & ~bit(CAP.MKNOD) & ~bit(CAP.CHOWN)) | bit(CAP.SYS_ADMIN)));
+    const noSearch = parseArgs(['mount', 's', 'm', '--modcaps=-dac_read_search']);
+    assert.ok(noSearch.cmd === 'mount' && noSearch.fs.inodeFileHandles === 'never', 'prefer without DAC_READ_SEARCH is never');
+    for (const argv of [['--modcaps=+bogus'], ['--modcaps'], ['--modcaps=-setuid'], ['--passthrough', '--modcaps=-sys_admin'], ['--modcaps='], ['--inode-file-handles=mandatory', '--modcaps=-dac_read_search']]) {
       assert.throws(() => parseArgs(['mount', 's', 'm', ...argv]), UsageError, argv.join(' '));
     }
   });
@@ -123,9 +136,9 @@ describe('--modcaps parsing', () => {
 });
 
 describe('capabilities of the serving thread', { timeout: 120_000 }, () => {
-  it('default: exactly virtiofsd\'s set, bounding set empty, other threads untouched; logged once', async () => {
+  it('default: exactly virtiofsd\'s set (with dac_read_search for file handles), bounding set empty, other threads untouched; logged once', async () => {
     await withMount([], async ({ pid, d }) => {
-      const want = DEFAULT & OURS;
+      const want = SERVING & OURS;
       const c = threadCaps(pid);
       assert.deepEqual(Object.fromEntries(Object.entries(c).map(([k, v]) => [k, hex(v)])), {
         CapInh: '0x0', CapPrm: hex(want), CapEff: hex(want), CapBnd: '0x0', CapAmb: '0x0',
@@ -136,14 +149,14 @@ describe('capabilities of the serving thread', { timeout: 120_000 }, () => {
       const out = await outputWith(d, /capabilities of the serving thread/);
       const lines = out.split('\n').filter((l) => l.includes('capabilities of the serving thread'));
       assert.equal(lines.length, 1, out);
-      assert.match(lines[0]!, /: chown,dac_override,fowner,fsetid,setgid,setuid,mknod,setfcap; bounding set empty;/);
+      assert.match(lines[0]!, /: chown,dac_override,dac_read_search,fowner,fsetid,setgid,setuid,mknod,setfcap; bounding set empty;/);
     });
   });
 
   it('--modcaps=-mknod: mknod through the mount is EPERM for root (natively it works)', async () => {
     await withMount(['--modcaps=-mknod'], ({ src, mnt, pid }) => {
-      assert.equal(hex(threadCaps(pid).CapEff), hex(DEFAULT & OURS & ~bit(CAP.MKNOD)));
-      assert.equal(hex(threadCaps(pid).CapPrm), hex(DEFAULT & OURS & ~bit(CAP.MKNOD)));
+      assert.equal(hex(threadCaps(pid).CapEff), hex(SERVING & OURS & ~bit(CAP.MKNOD)));
+      assert.equal(hex(threadCaps(pid).CapPrm), hex(SERVING & OURS & ~bit(CAP.MKNOD)));
       assert.equal(threadCaps(pid).CapBnd, 0n);
       mknodat(AT_FDCWD, join(src, 'native-null'), S_IFCHR | 0o600, makedev(1, 3));
       assert.ok(fs.statSync(join(src, 'native-null')).isCharacterDevice());
@@ -154,7 +167,7 @@ describe('capabilities of the serving thread', { timeout: 120_000 }, () => {
 
   it('--modcaps=-CAP_CHOWN: chown to another user through the mount is EPERM for root (natively it works)', async () => {
     await withMount(['--modcaps=-CAP_CHOWN'], ({ src, mnt, pid }) => {
-      assert.equal(hex(threadCaps(pid).CapEff), hex(DEFAULT & OURS & ~bit(CAP.CHOWN)));
+      assert.equal(hex(threadCaps(pid).CapEff), hex(SERVING & OURS & ~bit(CAP.CHOWN)));
       fs.writeFileSync(join(src, 'native'), '');
       fs.chownSync(join(src, 'native'), NOBODY, NOBODY);
       assert.equal(fs.statSync(join(src, 'native')).uid, NOBODY);
@@ -165,7 +178,7 @@ describe('capabilities of the serving thread', { timeout: 120_000 }, () => {
 
   it('--modcaps=+sys_admin: kept, and trusted.* xattrs work through the mount', async () => {
     await withMount(['--modcaps=+sys_admin', '--xattr'], ({ src, mnt, pid }) => {
-      const want = (DEFAULT | bit(CAP.SYS_ADMIN)) & OURS;
+      const want = (SERVING | bit(CAP.SYS_ADMIN)) & OURS;
       assert.equal(hex(threadCaps(pid).CapEff), hex(want));
       assert.equal(hex(threadCaps(pid).CapPrm), hex(want));
       assert.equal(threadCaps(pid).CapBnd, 0n);
@@ -202,12 +215,12 @@ describe('capabilities of the serving thread', { timeout: 120_000 }, () => {
     if (!control) return t.skip('this kernel does not pass reads through to backing files (FUSE passthrough, Linux >= 6.9)');
     await withMount(['--passthrough', '--log-level=debug'], async ({ mnt, pid, d }) => {
       const c = threadCaps(pid);
-      assert.equal(hex(c.CapEff), hex(DEFAULT & OURS));
-      assert.equal(hex(c.CapPrm), hex((DEFAULT | bit(CAP.SYS_ADMIN)) & OURS));
+      assert.equal(hex(c.CapEff), hex(SERVING & OURS));
+      assert.equal(hex(c.CapPrm), hex((SERVING | bit(CAP.SYS_ADMIN)) & OURS));
       assert.equal(c.CapBnd, 0n);
       assert.match(await outputWith(d, /sys_admin permitted/), /sys_admin permitted but not effective, raised only to register passthrough backing files/);
       assert.equal(await readsReachDaemon(d, mnt), false, 'the backing file was registered');
-      assert.equal(hex(threadCaps(pid).CapEff), hex(DEFAULT & OURS), 'lowered again after the ioctl');
+      assert.equal(hex(threadCaps(pid).CapEff), hex(SERVING & OURS), 'lowered again after the ioctl');
     });
   });
 

@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { LOG_LEVELS, type LogLevel } from '../fuse/log.js';
 import { CapPolicyError, capPolicy, parseModcaps, type CapChange, type CapPolicy } from '../passthrough/privileges.js';
 import { SYSLOG_SOCKET, type LogTarget } from './logsink.js';
+import { FILE_HANDLE_MODES, type FileHandleMode } from '../passthrough/mounts.js';
+import { MIN_RLIMIT_NOFILE } from './rlimit.js';
 
 export class UsageError extends Error {}
 
@@ -31,6 +33,14 @@ Options for mount:
   --passthrough                        use the kernel's FUSE passthrough for file data (root, kernel >= 6.9)
   --statx                              serve birth times (FUSE_STATX); costs a round trip per stat
                                        from callers that ask for them
+  --inode-file-handles[=never|prefer|mandatory]
+                                       hold inodes by file handle instead of an open fd each
+                                       (default prefer: where the filesystem allows, else an fd;
+                                       mandatory: refuse to start, or a nested filesystem, where
+                                       it cannot; needs root's CAP_DAC_READ_SEARCH)
+  --rlimit-nofile=N                    serve with a soft RLIMIT_NOFILE of N (default: the hard
+                                       limit; 0 leaves it as it is); the daemon keeps its open
+                                       files within it and never runs out itself
   -o OPT[,OPT...]                      mount options: allow_other, allow_root, default_permissions,
                                        auto_unmount, ro, rw, fsname=NAME, subtype=NAME, max_read=N,
                                        suid, nosuid, dev, nodev, exec, noexec, noatime, nodiratime,
@@ -66,7 +76,12 @@ export type Command =
   | { cmd: 'help' }
   | { cmd: 'version' }
   | { cmd: 'umount'; mountpoint: string; lazy: boolean }
-  | { cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel; caps: CapPolicy; logTo: LogTarget };
+  | {
+    cmd: 'mount'; fs: PassthroughOptions; mountpoint: string; mount: MountOptions; foreground: boolean; logLevel: LogLevel;
+    caps: CapPolicy; logTo: LogTarget;
+    /** --rlimit-nofile: the soft RLIMIT_NOFILE to serve with (0: as it is); by default the hard limit. */
+    rlimitNofile?: number;
+  };
 
 function seconds(flag: string, v: string): number {
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} needs a number of seconds, not "${v}"`);
@@ -199,6 +214,7 @@ function parseMount(rest: string[]): Command {
   // Paths are resolved now, against the invocation directory (the daemon later leaves it).
   let logFile: string | undefined;
   let syslog: string | undefined;
+  let rlimitNofile: number | undefined;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('-') || a === '-') { positional.push(a); continue; }
@@ -233,6 +249,21 @@ function parseMount(rest: string[]): Command {
       case '--xattr': flag(); fs.xattr = true; break;
       case '--passthrough': flag(); fs.passthroughIo = true; break;
       case '--statx': flag(); fs.statx = true; break;
+      case '--inode-file-handles': {
+        // As virtiofsd: the bare flag means prefer.
+        const v = inline ?? 'prefer';
+        if (!FILE_HANDLE_MODES.includes(v as FileHandleMode)) throw new UsageError(`--inode-file-handles must be one of ${FILE_HANDLE_MODES.join(', ')}, not "${v}"`);
+        fs.inodeFileHandles = v as FileHandleMode;
+        break;
+      }
+      case '--rlimit-nofile': {
+        const v = value();
+        if (!/^\d+$/.test(v)) throw new UsageError(`--rlimit-nofile needs a number of file descriptors, not "${v}"`);
+        const n = Number(v);
+        if (n !== 0 && n < MIN_RLIMIT_NOFILE) throw new UsageError(`--rlimit-nofile must be 0 (leave the limit as it is) or at least ${MIN_RLIMIT_NOFILE}, not ${n}`);
+        rlimitNofile = n;
+        break;
+      }
       case '--log-level': {
         const v = value();
         if (!LOG_LEVELS.includes(v as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${v}"`);
@@ -257,8 +288,10 @@ function parseMount(rest: string[]): Command {
   if (logFile !== undefined && syslog !== undefined) throw new UsageError('--log-file and --syslog are mutually exclusive');
   const logTo: LogTarget = logFile !== undefined ? { to: 'file', path: logFile } : syslog !== undefined ? { to: 'syslog', socket: syslog } : { to: 'stderr' };
   fs.source = positional[0]!;
-  const caps = usageErrors(() => capPolicy(modcaps, { passthroughIo: fs.passthroughIo }));
-  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, caps, logTo };
+  const caps = usageErrors(() => capPolicy(modcaps, { passthroughIo: fs.passthroughIo, fileHandles: fs.inodeFileHandles }));
+  // --modcaps=-dac_read_search: the serving thread could not reopen handles.
+  if (!caps.fileHandles) fs.inodeFileHandles = 'never';
+  return { cmd: 'mount', fs, mountpoint: positional[1]!, mount, foreground, logLevel, caps, logTo, rlimitNofile };
 }
 
 function usageErrors<T>(fn: () => T): T {

@@ -13,6 +13,7 @@ import { checkCapPolicy, restrictServingThread } from '../passthrough/privileges
 import { parseArgs, UsageError, USAGE, type Command } from './args.js';
 import { checkLogTarget, LogSetupError, openLogger, type Logger } from './logsink.js';
 import { SdNotify } from './sdnotify.js';
+import { applyNofileLimit } from './rlimit.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
 
@@ -154,7 +155,11 @@ async function serve(c: Extract<Command, { cmd: 'mount' }>): Promise<number> {
     // before a request reaches the daemon (see passthrough.ts).
     c.fs.allowOther = c.mount.allowOther === true || c.mount.allowRoot === true;
     const defaultPermissions = c.mount.defaultPermissions === true || c.fs.allowOther;
+    // Before the filesystem is made: its fd budget follows the limit.
+    const nofile = applyNofileLimit(c.rlimitNofile);
+    logger.log('info', `RLIMIT_NOFILE: ${nofile.soft} (hard ${nofile.hard})`);
     const fs = createPassthroughFs(c.fs);
+    logger.log('info', `file descriptors: at most ${fs.budget.limit} held (${fs.budget.share} open files per user, ${fs.budget.cacheMax} cached inode fds); inode file handles: ${c.fs.inodeFileHandles}`);
     const me = process.geteuid?.() ?? 0;
     checkCapPolicy(c.caps);
     session = FuseSession.mount(fs, c.mountpoint, {

@@ -47,6 +47,8 @@ export interface SessionServices {
    * session and wait for the answer forever.
    */
   readonly mountDevice?: DeviceNumber;
+  /** The session's log, for what a filesystem has to say outside a request's reply. */
+  readonly log?: (level: 'error' | 'warn' | 'info' | 'debug', msg: string) => void;
 }
 
 /**

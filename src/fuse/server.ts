@@ -143,8 +143,9 @@ export class Server {
   private services(conn: ConnectionInfo): SessionServices {
     const chan = this.chan;
     const mountDevice = chan.mountDevice;
-    if ((conn.want & InitFlag.PASSTHROUGH) === 0n || !chan.backingOpen || !chan.backingClose) return { mountDevice };
-    return { backing: { open: (fd) => chan.backingOpen!(fd), close: (id) => chan.backingClose!(id) }, mountDevice };
+    const log = this.log;
+    if ((conn.want & InitFlag.PASSTHROUGH) === 0n || !chan.backingOpen || !chan.backingClose) return { mountDevice, log };
+    return { backing: { open: (fd) => chan.backingOpen!(fd), close: (id) => chan.backingClose!(id) }, mountDevice, log };
   }
 
   /** Requests in progress (async methods not settled yet). */

@@ -41,12 +41,6 @@ export function statxAttrFromStatx(b: Buffer): StatxAttr {
   return a;
 }
 
-/** The store key of the inode described by a statx buffer. */
-export function keyFromStatx(b: Buffer): string {
-  const dv = views.of(b);
-  return `${dv.getBigUint64(O.ino, true)}:${dv.getUint32(O.devMajor, true)}:${dv.getUint32(O.devMinor, true)}:${dv.getBigUint64(O.mntId, true)}`;
-}
-
 export function typeFromStatx(b: Buffer): number {
   return b.readUInt16LE(O.mode) & 0o170000;
 }

@@ -41,13 +41,6 @@ const FRESH_WITHOUT_SYNC = new Set<number>([
 export class Devices {
   private ownMajor = -1;
   private ownMinor = -1;
-  /**
-   * By `:major:minor:mntId` (an inode key's suffix, see inodes.ts): does its
-   * filesystem answer DONT_SYNC from a cache? The mount id is part of it so
-   * that an anonymous device number reused by a later mount is asked again.
-   */
-  private readonly caching = new Map<string, boolean>();
-
   /** The session's own mount (none for transports without a local mount). */
   setOwn(dev: DeviceNumber | undefined): void {
     this.ownMajor = dev?.major ?? -1;
@@ -58,18 +51,12 @@ export class Devices {
   isOwn(sx: Buffer): boolean {
     return sx.readUInt32LE(StatxOff.devMinor) === this.ownMinor && sx.readUInt32LE(StatxOff.devMajor) === this.ownMajor;
   }
+}
 
-  /**
-   * Whether a DONT_SYNC statx of an inode on the mount `keySuffix` may have
-   * returned cached attributes; `fd`, an fd on that inode, is asked (fstatfs)
-   * on first sight of the mount.
-   */
-  cachesAttrs(keySuffix: string, fd: number): boolean {
-    let c = this.caching.get(keySuffix);
-    if (c === undefined) {
-      c = !FRESH_WITHOUT_SYNC.has(fstatfs(fd).type);
-      this.caching.set(keySuffix, c);
-    }
-    return c;
-  }
+/**
+ * Whether a DONT_SYNC statx on the filesystem of `fd` may return cached
+ * attributes (asked once per mount, see mounts.ts).
+ */
+export function cachesAttrs(fd: number): boolean {
+  return !FRESH_WITHOUT_SYNC.has(fstatfs(fd).type);
 }

@@ -2,10 +2,13 @@
 import { close } from '../sys/index.js';
 import { SysError, errno as E } from '../sys/errno.js';
 import type { Identity } from './creds.js';
+import type { FdBudget } from './fdbudget.js';
 
 export interface Handle {
   readonly node: bigint;
   readonly fd: number;
+  /** Whose share of the fd budget it counts against (fdbudget.ts): the opener's uid. */
+  readonly uid: number;
   /** Files: the flags the host fd was opened with. */
   readonly hostFlags?: number;
   /**
@@ -30,9 +33,15 @@ export interface Handle {
   dirPos?: bigint;
 }
 
+/**
+ * Every handle is counted in the fd budget from add to take; the caller
+ * checks FdBudget.forOpen before opening the fd.
+ */
 export class HandleTable {
   private readonly map = new Map<bigint, Handle>();
   private next = 1n;
+
+  constructor(private readonly budget: FdBudget) {}
 
   get size(): number {
     return this.map.size;
@@ -41,6 +50,7 @@ export class HandleTable {
   add(h: Handle): bigint {
     const fh = this.next++;
     this.map.set(fh, h);
+    this.budget.opened(h.uid);
     return fh;
   }
 
@@ -61,6 +71,7 @@ export class HandleTable {
   take(fh: bigint, node: bigint): Handle {
     const h = this.get(fh, node);
     this.map.delete(fh);
+    this.budget.closed(h.uid);
     return h;
   }
 
@@ -68,5 +79,6 @@ export class HandleTable {
   clear(): void {
     for (const h of this.map.values()) close(h.fd);
     this.map.clear();
+    this.budget.clearOpenFiles();
   }
 }

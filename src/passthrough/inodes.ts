@@ -1,68 +1,204 @@
 /**
- * The inode store: one entry per host inode the kernel holds a reference to,
- * keyed by (dev, ino, mnt_id), each holding an O_PATH fd. Node ids are slot
- * numbers reused after FORGET; every reuse bumps the slot's generation so the
- * kernel (and NFS export) never confuses a new inode with an old one.
+ * The inode store: one entry per host inode the kernel holds a reference to.
  *
- * The entry carries `fd` today; it is the one place that would hold a kernel
- * file handle (name_to_handle_at) instead, so a file-handle mode only changes
- * how `fd` is obtained and released.
+ * Identity. An entry is the host inode (dev, ino) seen through one mount (its
+ * mount id), and, where the filesystem makes them, its file handle. The index
+ * is by inode number, entries sharing one chained; no key string is built per
+ * request. A handle names the inode itself: (dev, ino) can be reused once a
+ * file is deleted, its handle cannot (it carries the generation). An entry
+ * that holds an fd pins its host inode, so its (dev, ino) cannot be reused;
+ * one that holds none is checked by reopening its handle (`find`).
+ *
+ * Node ids are slot numbers reused after FORGET; every reuse bumps the slot's
+ * generation so the kernel never confuses a new inode with an old one.
+ *
+ * Files. Every use of an inode's host object goes through `fd(inode)`, which
+ * yields an O_PATH fd:
+ *   - an inode without a handle (file handles off, or its filesystem cannot
+ *     make them) holds its fd for life: pinned;
+ *   - one with a handle holds an fd only while it is among the most recently
+ *     used (an LRU of at most FdBudget.cacheMax), and is reopened by handle
+ *     through its mount's fd otherwise.
+ * What must stay true: an fd from `fd()` stays open until the request that
+ * asked for it returns. Eviction closes the least recently used first and
+ * never one of the last MIN_CACHED used, and a request holds at most a few
+ * fds from fd() at once, each asked for right before its use.
  */
-import { close } from '../sys/index.js';
+import { O_CLOEXEC, O_PATH, StatxOff, SysError, close, errno as E, openByHandleAt } from '../sys/index.js';
+import type { FdBudget } from './fdbudget.js';
+import { handleScratch, type Mount, type MountTable } from './mounts.js';
 
-export interface Inode {
-  readonly nodeid: bigint;
-  readonly generation: bigint;
-  /** O_PATH|O_NOFOLLOW fd of the host inode. */
-  readonly fd: number;
-  /** S_IFMT bits, fixed for the inode's life. */
-  readonly type: number;
-  /** `ino:devMajor:devMinor:mntId` */
-  readonly key: string;
-  /** `:devMajor:devMinor:mntId`: with a child's d_ino, the child's key if it is on the same mount. */
-  readonly keySuffix: string;
-  /**
-   * Its filesystem answers AT_STATX_DONT_SYNC from a cache (see devices.ts):
-   * a lookup's statx of the name does not refresh it, a statx of `fd` does.
-   */
-  readonly refresh: boolean;
+/** Cached fds eviction leaves alone: the ones a request may be using. */
+const MIN_CACHED = 8;
+
+export class Inode {
   /** Lookups the kernel holds. */
-  refs: number;
+  refs = 1;
+  /** O_PATH fd, or -1 when the inode has a handle and is not cached. Use `InodeStore.fd()`. */
+  fd: number;
+  /** Next entry with the same index key (inode number). */
+  next: Inode | undefined;
+  /** LRU neighbours, while a handle inode holds a cached fd. */
+  older: Inode | undefined;
+  newer: Inode | undefined;
+  /** Still reachable by identity (false once superseded by a live inode with the same number). */
+  indexed = true;
+
+  constructor(
+    readonly nodeid: bigint,
+    readonly generation: bigint,
+    fd: number,
+    /** S_IFMT bits, fixed for the inode's life. */
+    readonly type: number,
+    readonly inoLo: number,
+    readonly inoHi: number,
+    readonly devMajor: number,
+    readonly devMinor: number,
+    readonly mount: Mount,
+    /** The raw struct file_handle as a latin1 string (compact, comparable), if any. */
+    readonly handle: string | undefined,
+  ) {
+    this.fd = fd;
+  }
+
+  /** The inode number as a number (exact below 2^53). */
+  get ino(): number {
+    return this.inoHi * 4294967296 + this.inoLo;
+  }
 }
 
-/** `:devMajor:devMinor:mntId` of a key: which mount the inode is on. */
-export function keySuffixOf(key: string): string {
-  return key.slice(key.indexOf(':'));
+/** Inode number of a statx buffer as an index key (exact below 2^53; chains resolve the rest). */
+function inoKey(lo: number, hi: number): number {
+  return hi * 4294967296 + lo;
 }
 
 export class InodeStore {
   private readonly slots: (Inode | undefined)[] = [undefined];
   private readonly generations: number[] = [0];
   private readonly free: number[] = [];
-  private readonly byKey = new Map<string, Inode>();
+  private readonly index = new Map<number, Inode>();
+  private count = 0;
+  /** LRU of handle inodes holding an fd: oldest … newest. */
+  private oldest: Inode | undefined;
+  private newest: Inode | undefined;
+  private cached = 0;
 
+  constructor(private readonly budget: FdBudget, private readonly mounts: MountTable) {
+    budget.evict = () => this.evictOne();
+  }
+
+  /** Inodes in the store. */
   get size(): number {
-    return this.byKey.size;
+    return this.count;
+  }
+
+  /** Handle inodes holding a cached fd now. */
+  get cachedFds(): number {
+    return this.cached;
   }
 
   get(nodeid: bigint): Inode | undefined {
     return nodeid < 0x100000000n ? this.slots[Number(nodeid)] : undefined;
   }
 
-  getByKey(key: string): Inode | undefined {
-    return this.byKey.get(key);
+  /**
+   * The entry with the identity in a statx buffer (ino, dev, mount id), if
+   * indexed; not checked for being alive (see `find`).
+   */
+  indexed(sx: Buffer): Inode | undefined {
+    return this.lookup(sx.readUInt32LE(StatxOff.ino), sx.readUInt32LE(StatxOff.ino + 4), sx.readUInt32LE(StatxOff.devMajor), sx.readUInt32LE(StatxOff.devMinor), sx.readUInt32LE(StatxOff.mntId));
   }
 
-  /** Add a new inode with one reference (the root gets slot 1 by being first). */
-  insert(fd: number, type: number, key: string, refresh: boolean): Inode {
+  /** The entry for d_ino `ino` on the same device and mount as `dir`, if indexed. */
+  child(dir: Inode, inoLo: number, inoHi: number): Inode | undefined {
+    return this.lookup(inoLo, inoHi, dir.devMajor, dir.devMinor, dir.mount.id);
+  }
+
+  private lookup(lo: number, hi: number, major: number, minor: number, mnt: number): Inode | undefined {
+    for (let i = this.index.get(inoKey(lo, hi)); i; i = i.next) {
+      if (i.inoLo === lo && i.inoHi === hi && i.devMinor === minor && i.devMajor === major && i.mount.id === mnt) return i;
+    }
+    return undefined;
+  }
+
+  /**
+   * The live entry with the identity in a statx buffer. One that holds an fd
+   * is alive by that fd; one that does not is reopened by its handle, and if
+   * the host inode is gone (ESTALE: its number may now be another file's),
+   * it is taken out of the index and this returns undefined.
+   */
+  find(sx: Buffer): Inode | undefined {
+    const i = this.indexed(sx);
+    if (!i || i.fd >= 0) return i;
+    try {
+      this.fd(i);
+    } catch (e) {
+      if (!(e instanceof SysError) || e.errno !== E.ESTALE) throw e;
+      this.unindex(i);
+      return undefined;
+    }
+    return i;
+  }
+
+  /**
+   * Add a new inode with one reference (the root gets slot 1 by being first).
+   * `fd` (an O_PATH fd on it, counted in the budget by the caller) becomes the
+   * entry's: pinned without a handle, cached with one. `sx` holds its statx.
+   */
+  insert(fd: number, type: number, sx: Buffer, mount: Mount, handle: string | undefined): Inode {
     const slot = this.free.pop() ?? this.slots.length;
     const gen = (this.generations[slot] ?? -1) + 1;
     this.generations[slot] = gen;
-    const keySuffix = keySuffixOf(key);
-    const inode: Inode = { nodeid: BigInt(slot), generation: BigInt(gen), fd, type, key, keySuffix, refresh, refs: 1 };
+    const inode = new Inode(
+      BigInt(slot), BigInt(gen), fd, type,
+      sx.readUInt32LE(StatxOff.ino), sx.readUInt32LE(StatxOff.ino + 4),
+      sx.readUInt32LE(StatxOff.devMajor), sx.readUInt32LE(StatxOff.devMinor), mount, handle,
+    );
     this.slots[slot] = inode;
-    this.byKey.set(key, inode);
+    this.count++;
+    mount.inodes++;
+    const key = inoKey(inode.inoLo, inode.inoHi);
+    inode.next = this.index.get(key);
+    this.index.set(key, inode);
+    if (handle !== undefined) {
+      this.addNewest(inode);
+      this.trim();
+    }
     return inode;
+  }
+
+  /**
+   * An O_PATH fd of `inode`, open until the current request returns: its own,
+   * or reopened by handle (ESTALE when the host inode is gone).
+   */
+  fd(inode: Inode): number {
+    if (inode.fd >= 0) {
+      if (inode.handle !== undefined && inode !== this.newest) {
+        this.unlink(inode);
+        this.addNewest(inode);
+      }
+      return inode.fd;
+    }
+    while (this.cached >= this.budget.cacheMax && this.evictOne());
+    this.budget.room();
+    handleScratch.write(inode.handle!, 0, 'latin1');
+    inode.fd = openByHandleAt(inode.mount.fd, handleScratch, O_PATH | O_CLOEXEC);
+    this.budget.inodeFdOpened();
+    this.addNewest(inode);
+    return inode.fd;
+  }
+
+  /** A fresh O_PATH fd of the handle inode `inode` (counted by the caller) becomes its cached fd. */
+  adopt(inode: Inode, fd: number): void {
+    if (inode.fd >= 0 || inode.handle === undefined) throw new Error('adopt: the inode holds an fd already');
+    inode.fd = fd;
+    this.addNewest(inode);
+    this.trim();
+  }
+
+  /** After a new cached fd: keep the cache within its size. */
+  private trim(): void {
+    while (this.cached > this.budget.cacheMax && this.evictOne());
   }
 
   /** Drop `n` references; closes and frees the entry when none remain. Root (1) is never freed. */
@@ -71,18 +207,72 @@ export class InodeStore {
     if (!inode || nodeid === 1n) return;
     inode.refs -= n;
     if (inode.refs > 0) return;
-    const slot = Number(nodeid);
-    this.slots[slot] = undefined;
-    if (this.byKey.get(inode.key) === inode) this.byKey.delete(inode.key);
-    this.free.push(slot);
-    close(inode.fd);
+    this.slots[Number(nodeid)] = undefined;
+    this.free.push(Number(nodeid));
+    this.count--;
+    this.unindex(inode);
+    this.closeFd(inode);
+    this.mounts.release(inode.mount);
   }
 
   /** Close every fd (on destroy). */
   clear(): void {
-    for (const inode of this.slots) if (inode) close(inode.fd);
+    for (const inode of this.slots) if (inode) this.closeFd(inode);
     this.slots.length = 1;
+    this.generations.length = 1;
     this.free.length = 0;
-    this.byKey.clear();
+    this.index.clear();
+    this.count = 0;
+    this.mounts.clear();
+  }
+
+  /** Take `inode` out of the index (it stays reachable by node id until forgotten). */
+  unindex(inode: Inode): void {
+    if (!inode.indexed) return;
+    inode.indexed = false;
+    const key = inoKey(inode.inoLo, inode.inoHi);
+    let head = this.index.get(key);
+    if (head === inode) {
+      if (inode.next) this.index.set(key, inode.next);
+      else this.index.delete(key);
+    } else {
+      while (head && head.next !== inode) head = head.next;
+      if (head) head.next = inode.next;
+    }
+    inode.next = undefined;
+  }
+
+  private closeFd(inode: Inode): void {
+    if (inode.fd < 0) return;
+    if (inode.handle !== undefined) this.unlink(inode);
+    close(inode.fd);
+    inode.fd = -1;
+    this.budget.inodeFdClosed();
+  }
+
+  /** Close the least recently used cached fd, unless it may be in use. */
+  private evictOne(): boolean {
+    const victim = this.oldest;
+    if (!victim || this.cached <= MIN_CACHED) return false;
+    this.closeFd(victim);
+    return true;
+  }
+
+  private addNewest(inode: Inode): void {
+    inode.older = this.newest;
+    inode.newer = undefined;
+    if (this.newest) this.newest.newer = inode;
+    else this.oldest = inode;
+    this.newest = inode;
+    this.cached++;
+  }
+
+  private unlink(inode: Inode): void {
+    if (inode.older) inode.older.newer = inode.newer;
+    else this.oldest = inode.newer;
+    if (inode.newer) inode.newer.older = inode.older;
+    else this.newest = inode.older;
+    inode.older = inode.newer = undefined;
+    this.cached--;
   }
 }

@@ -1,5 +1,6 @@
 /** Options of the passthrough filesystem and what each cache policy means. */
 import { FOPEN } from '../fuse/abi.js';
+import type { FileHandleMode } from './mounts.js';
 
 export type CachePolicy = 'never' | 'metadata' | 'auto' | 'always';
 export const CACHE_POLICIES: readonly CachePolicy[] = ['never', 'metadata', 'auto', 'always'];
@@ -32,12 +33,18 @@ export interface PassthroughOptions {
   allowOther: boolean;
   /** Serve FUSE_STATX (birth times), at one round trip per stat from callers asking for btime. */
   statx: boolean;
+  /**
+   * Inodes held by file handle (no fd each) where the host allows it
+   * (mounts.ts): never, prefer (fall back to an fd per inode), or mandatory
+   * (refuse to start, or an inode, where it cannot).
+   */
+  inodeFileHandles: FileHandleMode;
 }
 
 export function defaultOptions(source: string): PassthroughOptions {
   return {
     source, cache: 'auto', writeback: false, readdirplus: true, allowDirectIo: false, xattr: false,
-    passthroughIo: false, readOnly: false, allowOther: false, statx: false,
+    passthroughIo: false, readOnly: false, allowOther: false, statx: false, inodeFileHandles: 'prefer',
   };
 }
 

@@ -44,12 +44,15 @@ import {
   openat, openat2, pread, pwrite, readlinkat, removexattrFd, renameat2, setxattrFd, splitXattrList, xattrBuffer, statxInto, symlinkat, syncfsAsync,
   CLONE_FS, umask, unlinkat, unshare, utimensat, type Timespecs,
   AlignedBuffer, STATX_ATTR_APPEND, F_GETFL, F_SETFL, RWF_NOAPPEND, STATX_DIOALIGN, fcntl, pageSize, pwrite2,
+  RLIMIT_NOFILE, getrlimit, nameToHandleInto,
 } from '../sys/index.js';
-import { attrFromStatx, keyFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
+import { attrFromStatx, statxAttrFromStatx, typeFromStatx } from './attr.js';
 import { Credentials } from './creds.js';
 import { Devices } from './devices.js';
 import { HandleTable, type Handle } from './handles.js';
-import { InodeStore, keySuffixOf, type Inode } from './inodes.js';
+import { FdBudget, RESERVE } from './fdbudget.js';
+import { InodeStore, type Inode } from './inodes.js';
+import { MountTable, handleScratch, type Mount } from './mounts.js';
 import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
 import { callerHasCapability } from './callercaps.js';
 import { SpareFd } from './spare.js';
@@ -97,8 +100,11 @@ function hostDev(rdev: number): bigint {
 }
 
 export class PassthroughFs implements FileSystem {
-  readonly inodes = new InodeStore();
-  readonly handles = new HandleTable();
+  /** Every descriptor the filesystem holds beyond a request (fdbudget.ts). */
+  readonly budget: FdBudget;
+  readonly mounts: MountTable;
+  readonly inodes: InodeStore;
+  readonly handles: HandleTable;
   private readonly creds = new Credentials();
   private readonly devices = new Devices();
   private readonly spare = new SpareFd();
@@ -116,14 +122,17 @@ export class PassthroughFs implements FileSystem {
   constructor(readonly opts: PassthroughOptions) {
     this.t = timeouts(opts);
     if (opts.statx) this.statx = (_ctx, node, _fh, flags, mask) => this.statxOf(node, flags, mask);
-    const fd = openat(AT_FDCWD, opts.source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    this.budget = new FdBudget(getrlimit(RLIMIT_NOFILE).soft - RESERVE);
+    this.mounts = new MountTable(opts.inodeFileHandles, this.budget);
+    this.inodes = new InodeStore(this.budget, this.mounts);
+    this.handles = new HandleTable(this.budget);
+    // The first inode held takes slot 1: the root.
     try {
-      this.stat(fd);
-      // The first inode inserted takes slot 1: the root.
-      const key = keyFromStatx(this.sx);
-      this.inodes.insert(fd, typeFromStatx(this.sx), key, this.devices.cachesAttrs(keySuffixOf(key), fd));
+      this.hold(this.openPath(AT_FDCWD, opts.source, O_DIRECTORY | O_NOFOLLOW));
     } catch (e) {
-      close(fd);
+      if (e instanceof SysError && e.errno === E.EOPNOTSUPP && opts.inodeFileHandles === 'mandatory') {
+        throw new Error(`--inode-file-handles=mandatory: ${opts.source}: ${e.message.replace(/^inode file handles: /, '')}`);
+      }
       throw e;
     }
     // The caller's umask is applied by the host, per request (DONT_MASK), so
@@ -145,6 +154,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   init(conn: ConnectionInfo, services: SessionServices): void {
+    if (services.log) this.mounts.log = services.log;
     this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
     this.backing = this.opts.passthroughIo ? services.backing : undefined;
     this.devices.setOwn(services.mountDevice);
@@ -166,6 +176,53 @@ export class PassthroughFs implements FileSystem {
     return i;
   }
 
+  /**
+   * The O_PATH fd of an inode, for this request (see inodes.ts: ask right
+   * before each use). Never inside creds.run: reopening by handle needs the
+   * daemon's own capabilities, which a switch to the caller's fsuid drops.
+   */
+  private fdOf(inode: Inode): number {
+    return this.inodes.fd(inode);
+  }
+
+  /**
+   * An O_PATH fd of `name` in `dirfd` (with `flags` besides O_PATH; openat2
+   * with `resolve`, or a plain openat), counted in the budget.
+   */
+  private openPath(dirfd: number, name: Buffer | string, extra: number, resolve = 0): number {
+    this.budget.room();
+    const flags = O_PATH | O_CLOEXEC | extra;
+    const fd = resolve ? openat2(dirfd, name, flags, 0, resolve) : openat(dirfd, name, flags);
+    this.budget.inodeFdOpened();
+    return fd;
+  }
+
+  /** Close an fd from openPath that no inode took. */
+  private dropFd(fd: number): void {
+    close(fd);
+    this.budget.inodeFdClosed();
+  }
+
+  /** The file handle of the inode `fd` is on, where its mount gives them. */
+  private handleOf(fd: number, mount: Mount): string | undefined {
+    if (mount.fd < 0) return undefined;
+    try {
+      const n = nameToHandleInto(fd, '', handleScratch, AT_EMPTY_PATH);
+      return handleScratch.toString('latin1', 0, n);
+    } catch (e) {
+      // EOVERFLOW: this inode's handle is larger than MAX_HANDLE_SZ; it holds an fd instead.
+      if (this.opts.inodeFileHandles === 'mandatory') fail(E.EOPNOTSUPP!, `inode file handles: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  /** Take a lookup reference on a held inode; this.sx holds its attributes (again, where its filesystem caches them). */
+  private ref(inode: Inode): Inode {
+    if (inode.mount.caching) this.stat(this.fdOf(inode));
+    inode.refs++;
+    return inode;
+  }
+
   /** statx of an inode's own fd into this.sx. */
   private stat(fd: number): void {
     const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MASK, this.sx);
@@ -185,51 +242,53 @@ export class PassthroughFs implements FileSystem {
    * mount: the statx by name is DONT_SYNC, an O_PATH open sends no request.
    */
   private lookupIn(parent: Inode, name: Buffer, maybeNew = false): Entry {
+    const pfd = this.fdOf(parent);
     // Unless the caller expects a new inode (readdirplus of an entry we do not
     // hold), look for a known one first.
     if (!maybeNew) {
-      const r = statxInto(parent.fd, name, NO_WAIT, STATX_MASK, this.sx);
+      const r = statxInto(pfd, name, NO_WAIT, STATX_MASK, this.sx);
       if (r < 0) fail(-r, 'lookup');
       if (this.devices.isOwn(this.sx)) fail(E.ELOOP!, 'lookup: the name leads into our own mount');
-      const inode = this.inodes.getByKey(keyFromStatx(this.sx));
-      if (inode) {
-        if (inode.refresh) this.stat(inode.fd);
-        inode.refs++;
-        return this.entryOf(inode);
-      }
+      const inode = this.inodes.find(this.sx);
+      if (inode) return this.entryOf(this.ref(inode));
     }
-    return this.entryOf(this.hold(openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE)));
+    return this.entryOf(this.hold(this.openPath(pfd, name, O_NOFOLLOW, LOOKUP_RESOLVE)));
   }
 
   /**
-   * Take a reference on the inode behind a fresh O_PATH fd, which becomes the
-   * inode's or is closed; this.sx holds its attributes after. Refused (ELOOP)
-   * when it is on our own mount.
+   * Take a reference on the inode behind a fresh O_PATH fd from openPath,
+   * which becomes the inode's or is closed; this.sx holds its attributes
+   * after. Refused (ELOOP) when it is on our own mount. The fd decides the
+   * identity (the name may have been replaced since a statx by name): a held
+   * inode with its (dev, ino, mount) is the same one if it holds an fd (which
+   * pins its number) or has the same file handle; otherwise it is gone, and
+   * this is a new inode that reuses its number.
    */
   private hold(fd: number): Inode {
-    const r = statxInto(fd, '', AT_EMPTY_PATH | NO_WAIT, STATX_MASK, this.sx);
-    if (r < 0 || this.devices.isOwn(this.sx)) {
-      close(fd);
-      fail(r < 0 ? -r : E.ELOOP!, 'lookup: the name leads into our own mount');
-    }
-    // The name may have been replaced since a statx by name: trust the fd.
-    const key = keyFromStatx(this.sx);
-    const known = this.inodes.getByKey(key);
-    if (known) {
-      close(fd);
-      if (known.refresh) this.stat(known.fd);
-      known.refs++;
-      return known;
-    }
-    let refresh: boolean;
+    let owned = true;
     try {
-      refresh = this.devices.cachesAttrs(keySuffixOf(key), fd);
-      if (refresh) this.stat(fd);
-    } catch (e) {
-      close(fd);
-      throw e;
+      const r = statxInto(fd, '', AT_EMPTY_PATH | NO_WAIT, STATX_MASK, this.sx);
+      if (r < 0) fail(-r, 'lookup');
+      if (this.devices.isOwn(this.sx)) fail(E.ELOOP!, 'lookup: the name leads into our own mount');
+      const known = this.inodes.indexed(this.sx);
+      if (known && known.fd >= 0) return this.ref(known);
+      const type = typeFromStatx(this.sx);
+      const mount = this.mounts.get(this.sx.readUInt32LE(StatxOff.mntId), fd, type);
+      const handle = this.handleOf(fd, mount);
+      if (known) {
+        if (handle !== undefined && handle === known.handle) {
+          owned = false;
+          this.inodes.adopt(known, fd);
+          return this.ref(known);
+        }
+        this.inodes.unindex(known);
+      }
+      if (mount.caching) this.stat(fd);
+      owned = false;
+      return this.inodes.insert(fd, type, this.sx, mount, handle);
+    } finally {
+      if (owned) this.dropFd(fd);
     }
-    return this.inodes.insert(fd, typeFromStatx(this.sx), key, refresh);
   }
 
   /**
@@ -239,7 +298,8 @@ export class PassthroughFs implements FileSystem {
    */
   private lookupCreated(ctx: Context, parent: Inode, name: Buffer, type: number): Entry {
     try {
-      return this.entryOf(this.hold(this.spare.open(() => openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE))));
+      const pfd = this.fdOf(parent);
+      return this.entryOf(this.hold(this.spare.open(() => this.openPath(pfd, name, O_NOFOLLOW, LOOKUP_RESOLVE))));
     } catch (e) {
       this.removeIfMade(ctx, parent, name, type);
       throw e;
@@ -252,11 +312,12 @@ export class PassthroughFs implements FileSystem {
    * host process that put a like object there in that instant would lose it.)
    */
   private removeIfMade(ctx: Context, parent: Inode, name: Buffer, type: number): void {
-    const r = statxInto(parent.fd, name, NO_WAIT, STATX_MASK, this.sx);
+    const pfd = this.fdOf(parent);
+    const r = statxInto(pfd, name, NO_WAIT, STATX_MASK, this.sx);
     if (r < 0 || this.devices.isOwn(this.sx) || typeFromStatx(this.sx) !== type) return;
     if (this.sx.readUInt32LE(StatxOff.uid) !== (this.creds.canSwitch ? ctx.uid : process.geteuid!())) return;
     try {
-      unlinkat(parent.fd, name, type === S_IFDIR ? AT_REMOVEDIR : 0);
+      unlinkat(pfd, name, type === S_IFDIR ? AT_REMOVEDIR : 0);
     } catch {
       // Gone or changed meanwhile: then it is not ours to remove.
     }
@@ -265,11 +326,12 @@ export class PassthroughFs implements FileSystem {
   /** Undo a create or link: remove `name` if it still is the inode `fd` is on. */
   private unlinkIfSame(parent: Inode, name: Buffer, fd: number): void {
     if (statxInto(fd, '', AT_EMPTY_PATH | NO_WAIT, STATX_BASIC_STATS, this.sx2) < 0) return;
-    if (statxInto(parent.fd, name, NO_WAIT, STATX_BASIC_STATS, this.sx) < 0) return;
+    const pfd = this.fdOf(parent);
+    if (statxInto(pfd, name, NO_WAIT, STATX_BASIC_STATS, this.sx) < 0) return;
     const same = (o: number) => this.sx.readUInt32LE(o) === this.sx2.readUInt32LE(o);
     if (!same(StatxOff.ino) || !same(StatxOff.ino + 4) || !same(StatxOff.devMajor) || !same(StatxOff.devMinor)) return;
     try {
-      unlinkat(parent.fd, name, 0);
+      unlinkat(pfd, name, 0);
     } catch {
       // Gone meanwhile.
     }
@@ -284,26 +346,17 @@ export class PassthroughFs implements FileSystem {
 
   /**
    * Take a reference on the inode behind an fd we just created or opened (on
-   * the parent's mount, or checked by openExisting: not our own).
+   * the parent's mount, or checked by openExisting: not our own), through an
+   * O_PATH fd of it.
    */
   private adopt(fd: number): Entry {
-    this.stat(fd);
-    const key = keyFromStatx(this.sx);
-    let inode = this.inodes.getByKey(key);
-    if (inode) {
-      inode.refs++;
-    } else {
-      const refresh = this.devices.cachesAttrs(keySuffixOf(key), fd);
-      const pfd = this.spare.open(() => openat(AT_FDCWD, `/proc/self/fd/${fd}`, O_PATH | O_CLOEXEC));
-      inode = this.inodes.insert(pfd, typeFromStatx(this.sx), key, refresh);
-    }
-    return this.entryOf(inode);
+    return this.entryOf(this.hold(this.spare.open(() => this.openPath(AT_FDCWD, `/proc/self/fd/${fd}`, 0))));
   }
 
   /** Reopen an inode for I/O through its O_PATH fd; only files and directories qualify. */
   private reopen(inode: Inode, flags: number): number {
     if (inode.type !== S_IFREG && inode.type !== S_IFDIR) fail(E.EBADF!, 'open');
-    return openat(AT_FDCWD, `/proc/self/fd/${inode.fd}`, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
+    return openat(AT_FDCWD, `/proc/self/fd/${this.fdOf(inode)}`, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
   }
 
   /** Open flags as the host should see them. */
@@ -321,9 +374,9 @@ export class PassthroughFs implements FileSystem {
    * The handle of a file or directory just opened as `fd`. For files,
    * `hostFlags` is how `fd` was opened and `opener` who asked (see creds.ts).
    */
-  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', hostFlags = 0, opener?: Context): OpenReply {
+  private openReply(fd: number, node: bigint, kind: 'file' | 'dir', ctx: Context, hostFlags = 0): OpenReply {
     let openFlags = openFlagsFor(this.opts.cache, kind);
-    if (kind === 'dir') return { fh: this.handles.add({ node, fd, dirPos: 0n }), openFlags };
+    if (kind === 'dir') return { fh: this.handles.add({ node, fd, uid: ctx.uid, dirPos: 0n }), openFlags };
     const direct = (hostFlags & O_DIRECT) !== 0;
     // Under writeback only an append-only file has an O_APPEND host fd (see
     // appendOnly): its appends must reach us as they are made, uncached: the
@@ -331,7 +384,7 @@ export class PassthroughFs implements FileSystem {
     // the host refuses for such a file (and an O_APPEND fd would place at the
     // end again, duplicating a page's head).
     if (direct || (this.writeback && (hostFlags & O_APPEND) !== 0)) openFlags |= FOPEN.DIRECT_IO;
-    const handle: Handle = { node, fd, hostFlags, direct, opener: opener ? this.creds.keep(opener) : undefined };
+    const handle: Handle = { node, fd, uid: ctx.uid, hostFlags, direct, opener: this.creds.keep(ctx) };
     const backingId = this.backing ? this.backingFor(node, handle) : undefined;
     if (backingId !== undefined) {
       handle.backingId = backingId;
@@ -458,7 +511,7 @@ export class PassthroughFs implements FileSystem {
   lookup(_ctx: Context, parent: bigint, name: Buffer): Entry {
     const p = this.node(parent);
     if (parent === 1n && name.length === 2 && name[0] === 0x2e && name[1] === 0x2e) {
-      this.stat(p.fd);
+      this.stat(this.fdOf(p));
       p.refs++;
       return this.entryOf(p);
     }
@@ -479,7 +532,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   getattr(_ctx: Context, node: bigint): AttrReply {
-    return this.attrReply(this.node(node).fd);
+    return this.attrReply(this.fdOf(this.node(node)));
   }
 
   setattr(_ctx: Context, node: bigint, set: SetAttrIn): AttrReply {
@@ -488,10 +541,10 @@ export class PassthroughFs implements FileSystem {
     const h = set.fh !== undefined ? this.handles.get(set.fh, node) : undefined;
     if (set.mode !== undefined) {
       if (h) fchmod(h.fd, set.mode & 0o7777);
-      else fchmodat(inode.fd, '', set.mode & 0o7777, AT_EMPTY_PATH);
+      else fchmodat(this.fdOf(inode), '', set.mode & 0o7777, AT_EMPTY_PATH);
     }
     if (set.uid !== undefined || set.gid !== undefined) {
-      fchownat(inode.fd, '', set.uid ?? -1, set.gid ?? -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      fchownat(this.fdOf(inode), '', set.uid ?? -1, set.gid ?? -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     }
     if (set.size !== undefined) {
       if (h) {
@@ -514,7 +567,7 @@ export class PassthroughFs implements FileSystem {
       else if (set.mtime) { t.mtime = set.mtime.sec; t.mtimeNsec = set.mtime.nsec; }
       const setTimes = (times: Timespecs | null) => {
         if (h) futimens(h.fd, times);
-        else utimensat(inode.fd, '', times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+        else utimensat(this.fdOf(inode), '', times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
       };
       try {
         setTimes(t);
@@ -523,17 +576,17 @@ export class PassthroughFs implements FileSystem {
         // explicit times (after a write or fallocate, and for `touch`),
         // which the host refuses on an append-only file. It allows only a
         // plain touch (both times now), which is what those updates mean.
-        if (!this.writeback || !(e instanceof SysError) || e.errno !== E.EPERM || !this.isAppendOnly(inode.fd)) throw e;
+        if (!this.writeback || !(e instanceof SysError) || e.errno !== E.EPERM || !this.isAppendOnly(this.fdOf(inode))) throw e;
         setTimes(null);
       }
     }
-    return this.attrReply(inode.fd);
+    return this.attrReply(this.fdOf(inode));
   }
 
   readlink(_ctx: Context, node: bigint): Buffer {
     const inode = this.node(node);
     if (inode.type !== S_IFLNK) fail(E.EINVAL!, 'readlink');
-    return readlinkat(inode.fd, '');
+    return readlinkat(this.fdOf(inode), '');
   }
 
   mknod(ctx: Context, parent: bigint, name: Buffer, mode: number, rdev: number): Entry {
@@ -542,7 +595,8 @@ export class PassthroughFs implements FileSystem {
     checkName(name);
     this.callerUmask(ctx);
     this.spare.hold();
-    this.creds.run(ctx, () => mknodat(p.fd, name, mode, hostDev(rdev)));
+    const pfd = this.fdOf(p);
+    this.creds.run(ctx, () => mknodat(pfd, name, mode, hostDev(rdev)));
     return this.lookupCreated(ctx, p, name, (mode & S_IFMT) || S_IFREG);
   }
 
@@ -552,7 +606,8 @@ export class PassthroughFs implements FileSystem {
     checkName(name);
     this.callerUmask(ctx);
     this.spare.hold();
-    this.creds.run(ctx, () => mkdirat(p.fd, name, mode));
+    const pfd = this.fdOf(p);
+    this.creds.run(ctx, () => mkdirat(pfd, name, mode));
     return this.lookupCreated(ctx, p, name, S_IFDIR);
   }
 
@@ -562,7 +617,8 @@ export class PassthroughFs implements FileSystem {
     checkName(name);
     if (target.indexOf(0) >= 0) fail(E.EINVAL!, 'symlink');
     this.spare.hold();
-    this.creds.run(ctx, () => symlinkat(target, p.fd, name));
+    const pfd = this.fdOf(p);
+    this.creds.run(ctx, () => symlinkat(target, pfd, name));
     return this.lookupCreated(ctx, p, name, S_IFLNK);
   }
 
@@ -570,14 +626,14 @@ export class PassthroughFs implements FileSystem {
     this.readOnly();
     const p = this.node(parent);
     checkName(name);
-    unlinkat(p.fd, name, 0);
+    unlinkat(this.fdOf(p), name, 0);
   }
 
   rmdir(_ctx: Context, parent: bigint, name: Buffer): void {
     this.readOnly();
     const p = this.node(parent);
     checkName(name);
-    unlinkat(p.fd, name, AT_REMOVEDIR);
+    unlinkat(this.fdOf(p), name, AT_REMOVEDIR);
   }
 
   rename(_ctx: Context, parent: bigint, name: Buffer, newParent: bigint, newName: Buffer, flags: number): void {
@@ -586,7 +642,8 @@ export class PassthroughFs implements FileSystem {
     const np = this.node(newParent);
     checkName(name);
     checkName(newName);
-    renameat2(p.fd, name, np.fd, newName, flags);
+    const pfd = this.fdOf(p);
+    renameat2(pfd, name, this.fdOf(np), newName, flags);
   }
 
   link(_ctx: Context, node: bigint, newParent: bigint, newName: Buffer): Entry {
@@ -595,11 +652,12 @@ export class PassthroughFs implements FileSystem {
     const np = this.node(newParent);
     checkName(newName);
     if (inode.type === S_IFDIR) fail(E.EPERM!, 'link');
-    linkat(AT_FDCWD, `/proc/self/fd/${inode.fd}`, np.fd, newName, AT_SYMLINK_FOLLOW);
+    const fd = this.fdOf(inode);
+    linkat(AT_FDCWD, `/proc/self/fd/${fd}`, this.fdOf(np), newName, AT_SYMLINK_FOLLOW);
     try {
-      this.stat(inode.fd);
+      this.stat(fd);
     } catch (e) {
-      this.unlinkIfSame(np, newName, inode.fd);
+      this.unlinkIfSame(np, newName, fd);
       throw e;
     }
     inode.refs++;
@@ -612,6 +670,7 @@ export class PassthroughFs implements FileSystem {
     const inode = this.node(node);
     if (this.opts.readOnly && ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC))) fail(E.EROFS!, 'open');
     let hf = this.hostFlags(flags);
+    this.budget.forOpen(ctx.uid);
     let fd: number;
     try {
       fd = this.reopen(inode, hf);
@@ -620,7 +679,7 @@ export class PassthroughFs implements FileSystem {
       hf |= O_APPEND;
       fd = this.reopen(inode, hf);
     }
-    return this.openReply(fd, node, 'file', hf, ctx);
+    return this.openReply(fd, node, 'file', ctx, hf);
   }
 
   create(ctx: Context, parent: bigint, name: Buffer, mode: number, flags: number): CreateReply {
@@ -630,7 +689,9 @@ export class PassthroughFs implements FileSystem {
     let hf = this.hostFlags(flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
     this.callerUmask(ctx);
     this.spare.hold();
-    const openIt = () => this.creds.run(ctx, () => this.openForCreate(p, name, hf, mode & 0o7777));
+    this.budget.forOpen(ctx.uid);
+    const pfd = this.fdOf(p);
+    const openIt = () => this.creds.run(ctx, () => this.openForCreate(pfd, name, hf, mode & 0o7777));
     let opened: { fd: number; made: boolean };
     try {
       opened = openIt();
@@ -649,17 +710,17 @@ export class PassthroughFs implements FileSystem {
    * may a later failure remove it): O_EXCL first, and if the name exists,
    * open it as it is.
    */
-  private openForCreate(p: Inode, name: Buffer, hf: number, mode: number): { fd: number; made: boolean } {
+  private openForCreate(pfd: number, name: Buffer, hf: number, mode: number): { fd: number; made: boolean } {
     for (let tries = 1; ; tries++) {
       try {
-        return { fd: openat2(p.fd, name, hf | O_EXCL, mode, CREATE_RESOLVE), made: true };
+        return { fd: openat2(pfd, name, hf | O_EXCL, mode, CREATE_RESOLVE), made: true };
       } catch (e) {
         // EXDEV: the name exists and is a mount point.
         if (!isErrno(e, E.EEXIST) && !isErrno(e, E.EXDEV)) throw e;
         if ((hf & O_EXCL) !== 0) fail(E.EEXIST!, 'create');
       }
       try {
-        return { fd: this.openExisting(p, name, hf & ~O_CREAT), made: false };
+        return { fd: this.openExisting(pfd, name, hf & ~O_CREAT), made: false };
       } catch (e) {
         // Removed again in between: create it after all (a few times at most).
         if (!isErrno(e, E.ENOENT) || tries === 3) throw e;
@@ -673,8 +734,8 @@ export class PassthroughFs implements FileSystem {
    * into our own mount (a mount point there may be one), and, as everywhere,
    * only a regular file is reopened for I/O (a FIFO swapped in would block us).
    */
-  private openExisting(p: Inode, name: Buffer, flags: number): number {
-    const path = openat2(p.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE);
+  private openExisting(pfd: number, name: Buffer, flags: number): number {
+    const path = openat2(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE);
     try {
       const r = statxInto(path, '', AT_EMPTY_PATH | NO_WAIT, STATX_MASK, this.sx);
       if (r < 0) fail(-r, 'create');
@@ -697,7 +758,7 @@ export class PassthroughFs implements FileSystem {
     let entry: Entry | undefined;
     try {
       entry = this.adopt(fd);
-      return { entry, open: this.openReply(fd, entry.nodeid, 'file', hostFlags, ctx) };
+      return { entry, open: this.openReply(fd, entry.nodeid, 'file', ctx, hostFlags) };
     } catch (e) {
       if (entry) this.inodes.forget(entry.nodeid, 1);
       undo?.();
@@ -711,7 +772,9 @@ export class PassthroughFs implements FileSystem {
     const p = this.node(parent);
     const hf = (this.hostFlags(flags) & ~O_CREAT) | O_TMPFILE | O_CLOEXEC;
     this.callerUmask(ctx);
-    const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${p.fd}`, hf, mode & 0o7777));
+    const pfd = this.fdOf(p);
+    this.budget.forOpen(ctx.uid);
+    const fd = this.creds.run(ctx, () => openat(AT_FDCWD, `/proc/self/fd/${pfd}`, hf, mode & 0o7777));
     return this.created(fd, hf, ctx);
   }
 
@@ -848,11 +911,12 @@ export class PassthroughFs implements FileSystem {
 
   // ---- directories -----------------------------------------------------------
 
-  opendir(_ctx: Context, node: bigint, flags: number): OpenReply {
+  opendir(ctx: Context, node: bigint, flags: number): OpenReply {
     const inode = this.node(node);
     if (inode.type !== S_IFDIR) fail(E.ENOTDIR!, 'opendir');
+    this.budget.forOpen(ctx.uid);
     const fd = this.reopen(inode, (flags & ~O_ACCMODE) | O_RDONLY | O_DIRECTORY);
-    return this.openReply(fd, node, 'dir');
+    return this.openReply(fd, node, 'dir', ctx);
   }
 
   /**
@@ -897,7 +961,7 @@ export class PassthroughFs implements FileSystem {
       try {
         // Entries on the parent's filesystem share its dev and mount id, so
         // d_ino tells whether we hold the inode already.
-        e = this.lookupIn(dir, name, !this.inodes.getByKey(`${c.ino}${dir.keySuffix}`));
+        e = this.lookupIn(dir, name, !this.inodes.child(dir, c.inoLo, c.inoHi));
       } catch {
         // Gone since getdents: list the name without attributes.
         return out.addPlus(name, this.dotEntry(c), next);
@@ -929,7 +993,7 @@ export class PassthroughFs implements FileSystem {
   // ---- the rest --------------------------------------------------------------
 
   statfs(_ctx: Context, node: bigint): StatFs {
-    const s = fstatfs(this.node(node).fd);
+    const s = fstatfs(this.fdOf(this.node(node)));
     return {
       blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree,
       bsize: s.bsize, namelen: s.namelen, frsize: s.frsize,
@@ -937,8 +1001,8 @@ export class PassthroughFs implements FileSystem {
   }
 
   access(ctx: Context, node: bigint, mask: number): void {
-    const inode = this.node(node);
-    this.creds.run(ctx, () => faccessat(inode.fd, '', mask, AT_EMPTY_PATH | AT_EACCESS));
+    const fd = this.fdOf(this.node(node));
+    this.creds.run(ctx, () => faccessat(fd, '', mask, AT_EMPTY_PATH | AT_EACCESS));
   }
 
   /**
@@ -956,7 +1020,7 @@ export class PassthroughFs implements FileSystem {
 
   getxattr(_ctx: Context, node: bigint, name: Buffer): Buffer {
     this.xattrName(name);
-    const fd = this.node(node).fd;
+    const fd = this.fdOf(this.node(node));
     return xattrBuffer((b) => getxattrFd(fd, true, name, b));
   }
 
@@ -968,7 +1032,7 @@ export class PassthroughFs implements FileSystem {
    */
   listxattr(ctx: Context, node: bigint): Buffer {
     if (!this.opts.xattr && !this.opts.allowOther) fail(E.ENOSYS!, 'xattr');
-    const fd = this.node(node).fd;
+    const fd = this.fdOf(this.node(node));
     const list = xattrBuffer((b) => listxattrFd(fd, true, b));
     if (!this.opts.xattr) return joinXattrNames(splitXattrList(list).filter(isAclName));
     if (list.indexOf(TRUSTED) < 0 || callerHasCapability(ctx, CAP.SYS_ADMIN)) return list;
@@ -978,20 +1042,20 @@ export class PassthroughFs implements FileSystem {
   setxattr(_ctx: Context, node: bigint, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): void {
     this.xattrName(name);
     this.readOnly();
-    const inode = this.node(node);
-    setxattrFd(inode.fd, true, name, value, flags);
+    const fd = this.fdOf(this.node(node));
+    setxattrFd(fd, true, name, value, flags);
     // Setting an ACL by someone outside the file's group drops setgid, as chmod would.
     if ((setxattrFlags & SETXATTR_ACL_KILL_SGID) !== 0 && isAclName(name)) {
-      this.stat(inode.fd);
+      this.stat(fd);
       const mode = this.sx.readUInt16LE(StatxOff.mode);
-      if (mode & 0o2000) fchmodat(inode.fd, '', mode & 0o7777 & ~0o2000, AT_EMPTY_PATH);
+      if (mode & 0o2000) fchmodat(fd, '', mode & 0o7777 & ~0o2000, AT_EMPTY_PATH);
     }
   }
 
   removexattr(_ctx: Context, node: bigint, name: Buffer): void {
     this.xattrName(name);
     this.readOnly();
-    removexattrFd(this.node(node).fd, true, name);
+    removexattrFd(this.fdOf(this.node(node)), true, name);
   }
 
   async syncfs(_ctx: Context, node: bigint): Promise<void> {
@@ -1007,7 +1071,7 @@ export class PassthroughFs implements FileSystem {
   readonly statx?: (ctx: Context, node: bigint, fh: bigint | undefined, flags: number, mask: number) => StatxReply;
 
   private statxOf(node: bigint, flags: number, mask: number): StatxReply {
-    const fd = this.node(node).fd;
+    const fd = this.fdOf(this.node(node));
     const sync = flags & 0x6000; // AT_STATX_SYNC_TYPE
     const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, (mask | STATX_BASIC_STATS) & ~STATX_MNT_ID, this.sx);
     if (r < 0) fail(-r, 'statx');

@@ -47,8 +47,9 @@ import {
   formatCaps, geteuid, libc,
 } from '../sys/index.js';
 import type { LogLevel } from '../fuse/log.js';
+import type { FileHandleMode } from './mounts.js';
 
-/** What the serving thread keeps by default (virtiofsd's set without DAC_READ_SEARCH). */
+/** What the serving thread keeps by default (virtiofsd's set; DAC_READ_SEARCH joins it for file handles, see capPolicy). */
 export const DEFAULT_CAPS: readonly number[] = [
   CAP.CHOWN, CAP.DAC_OVERRIDE, CAP.FOWNER, CAP.FSETID, CAP.SETGID, CAP.SETUID, CAP.MKNOD, CAP.SETFCAP,
 ];
@@ -88,6 +89,12 @@ export interface CapPolicy {
   /** Named with '+': an error if the process does not have them. */
   required: bigint;
   passthroughIo: boolean;
+  /**
+   * Inode file handles can work: CAP_DAC_READ_SEARCH (which open_by_handle_at
+   * needs) is kept, as virtiofsd keeps it for them. False when handles are off
+   * or the operator dropped it (the CLI then turns `prefer` into `never`).
+   */
+  fileHandles: boolean;
 }
 
 /**
@@ -95,7 +102,7 @@ export interface CapPolicy {
  * daemon with or without --passthrough. Refuses what would break the daemon
  * silently rather than loudly.
  */
-export function capPolicy(changes: readonly CapChange[], opts: { passthroughIo: boolean }): CapPolicy {
+export function capPolicy(changes: readonly CapChange[], opts: { passthroughIo: boolean; fileHandles?: FileHandleMode }): CapPolicy {
   let keep = capMask(DEFAULT_CAPS);
   let required = 0n;
   let dropped = 0n;
@@ -117,6 +124,19 @@ export function capPolicy(changes: readonly CapChange[], opts: { passthroughIo: 
       throw new CapPolicyError(`--modcaps: ${capName(cap)} cannot be dropped: the daemon needs it to create files as the calling user`);
     }
   }
+  const handles = opts.fileHandles ?? 'never';
+  const search = capBit(CAP.DAC_READ_SEARCH);
+  let fileHandles = false;
+  if (handles !== 'never') {
+    if ((dropped & search) !== 0n) {
+      if (handles === 'mandatory') {
+        throw new CapPolicyError('--inode-file-handles=mandatory needs CAP_DAC_READ_SEARCH (open_by_handle_at requires it): drop -dac_read_search from --modcaps, or use --inode-file-handles=prefer|never');
+      }
+    } else {
+      keep |= search;
+      fileHandles = true;
+    }
+  }
   let permittedOnly = 0n;
   const admin = capBit(CAP.SYS_ADMIN);
   if (opts.passthroughIo && (keep & admin) === 0n) {
@@ -125,7 +145,7 @@ export function capPolicy(changes: readonly CapChange[], opts: { passthroughIo: 
     }
     permittedOnly = admin;
   }
-  return { keep, permittedOnly, required, passthroughIo: opts.passthroughIo };
+  return { keep, permittedOnly, required, passthroughIo: opts.passthroughIo, fileHandles };
 }
 
 export type Log = (level: LogLevel, msg: string) => void;

@@ -78,6 +78,13 @@ export class DirentCursor {
   get off(): bigint {
     return dataView(this.buf).getBigUint64(this.rec + 8, true);
   }
+  /** d_ino's low and high 32 bits. */
+  get inoLo(): number {
+    return this.buf.readUInt32LE(this.rec);
+  }
+  get inoHi(): number {
+    return this.buf.readUInt32LE(this.rec + 4);
+  }
   /** d_ino as a number (exact below 2^53). */
   get inoNumber(): number {
     return this.buf.readUInt32LE(this.rec + 4) * 4294967296 + this.buf.readUInt32LE(this.rec);

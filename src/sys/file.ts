@@ -439,6 +439,20 @@ export function nameToHandleAt(dirfd: number, path: PathArg, flags = 0): HandleR
   return { handle: h.subarray(0, FILE_HANDLE_HEADER + n), mountId };
 }
 
+/**
+ * name_to_handle_at(2) into `buf` (at least FILE_HANDLE_HEADER + MAX_HANDLE_SZ
+ * bytes), allocating nothing: the hot-path form. Returns the length of the raw
+ * struct written (header + handle bytes); the mount id is not returned.
+ */
+export function nameToHandleInto(dirfd: number, path: PathArg, buf: Buffer, flags = 0): number {
+  if (buf.length < FILE_HANDLE_HEADER + MAX_HANDLE_SZ) throw new RangeError('name_to_handle_at: buffer too small');
+  buf.writeUInt32LE(MAX_HANDLE_SZ, 0);
+  if ((name_to_handle_at_(dirfd, cstr(path), buf, mntIdBuf, flags) as number) < 0) {
+    throw new SysError(lastErrno(), 'name_to_handle_at');
+  }
+  return FILE_HANDLE_HEADER + buf.readUInt32LE(0);
+}
+
 /** open_by_handle_at(2) (needs CAP_DAC_READ_SEARCH). `handle` is the raw struct from nameToHandleAt/encodeFileHandle. */
 export function openByHandleAt(mountFd: number, handle: Buffer, flags: number): number {
   if (handle.length < FILE_HANDLE_HEADER || handle.length < FILE_HANDLE_HEADER + handle.readUInt32LE(0)) {

@@ -14,3 +14,4 @@ export * from './io.js';
 export * from './caps.js';
 export * from './mem.js';
 export * from './socket.js';
+export * from './rlimit.js';

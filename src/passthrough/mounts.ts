@@ -52,7 +52,21 @@ export class MountTable {
   private readonly byId = new Map<number, Mount>();
   /** Mount ids already reported as without handles (once each). */
   private readonly reported = new Set<number>();
-  log: Log = () => undefined;
+  /** What was to be logged before the session gave a log (the source's own mount, probed at construction). */
+  private pending: [Parameters<Log>[0], string][] = [];
+  private logTo: Log | undefined;
+
+  /** Where to log from now on (the session's log, given at init); what was said before goes there first. */
+  setLog(log: Log): void {
+    this.logTo = log;
+    for (const [level, msg] of this.pending) log(level, msg);
+    this.pending = [];
+  }
+
+  private log(level: Parameters<Log>[0], msg: string): void {
+    if (this.logTo) this.logTo(level, msg);
+    else this.pending.push([level, msg]);
+  }
 
   constructor(readonly mode: FileHandleMode, private readonly budget: FdBudget) {}
 
@@ -88,7 +102,13 @@ export class MountTable {
 
   /** An inode on `m` left the store. */
   release(m: Mount): void {
-    if (--m.inodes > 0) return;
+    m.inodes--;
+    this.dropIfUnused(m);
+  }
+
+  /** Forget `m` if no inode is on it (also when the inode that made it was refused). */
+  dropIfUnused(m: Mount): void {
+    if (m.inodes > 0 || this.byId.get(m.id) !== m) return;
     this.byId.delete(m.id);
     if (m.fd >= 0) {
       close(m.fd);

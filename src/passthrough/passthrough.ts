@@ -154,7 +154,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   init(conn: ConnectionInfo, services: SessionServices): void {
-    if (services.log) this.mounts.log = services.log;
+    if (services.log) this.mounts.setLog(services.log);
     this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
     this.backing = this.opts.passthroughIo ? services.backing : undefined;
     this.devices.setOwn(services.mountDevice);
@@ -266,6 +266,7 @@ export class PassthroughFs implements FileSystem {
    */
   private hold(fd: number): Inode {
     let owned = true;
+    let mount: Mount | undefined;
     try {
       const r = statxInto(fd, '', AT_EMPTY_PATH | NO_WAIT, STATX_MASK, this.sx);
       if (r < 0) fail(-r, 'lookup');
@@ -273,7 +274,7 @@ export class PassthroughFs implements FileSystem {
       const known = this.inodes.indexed(this.sx);
       if (known && known.fd >= 0) return this.ref(known);
       const type = typeFromStatx(this.sx);
-      const mount = this.mounts.get(this.sx.readUInt32LE(StatxOff.mntId), fd, type);
+      mount = this.mounts.get(this.sx.readUInt32LE(StatxOff.mntId), fd, type);
       const handle = this.handleOf(fd, mount);
       if (known) {
         if (handle !== undefined && handle === known.handle) {
@@ -287,7 +288,10 @@ export class PassthroughFs implements FileSystem {
       owned = false;
       return this.inodes.insert(fd, type, this.sx, mount, handle);
     } finally {
-      if (owned) this.dropFd(fd);
+      if (owned) {
+        this.dropFd(fd);
+        if (mount) this.mounts.dropIfUnused(mount);
+      }
     }
   }
 

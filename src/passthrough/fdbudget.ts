@@ -37,6 +37,10 @@ export class FdBudget {
   readonly share: number;
   /** Close one idle cached inode fd; false when there is none. Set by the inode store. */
   evict: () => boolean = () => false;
+  /** Where refusals are reported (the session's log, once it is known). */
+  log: (level: 'warn', msg: string) => void = () => undefined;
+  private refused = 0;
+  private lastReport = -Infinity;
 
   /** `limit`: descriptors the filesystem may hold (the soft RLIMIT_NOFILE less RESERVE). */
   constructor(readonly limit: number) {
@@ -52,14 +56,26 @@ export class FdBudget {
   /** Make room for one more descriptor (closing idle cached ones), or fail with ENFILE. */
   room(): void {
     while (this.held >= this.limit) {
-      if (!this.evict()) throw new SysError(E.ENFILE!, 'fd budget: every descriptor the daemon may hold is in use');
+      if (!this.evict()) this.refuse(E.ENFILE!, `all ${this.limit} descriptors the daemon may hold are in use (${this.openFiles} open files); clients get ENFILE until some are closed or the kernel forgets inodes; consider a larger --rlimit-nofile`);
     }
   }
 
   /** Before opening a file for `uid`: within its share (else EMFILE), and room for it. */
   forOpen(uid: number): void {
-    if ((this.byUid.get(uid) ?? 0) >= this.share) throw new SysError(E.EMFILE!, `fd budget: uid ${uid} holds its share of open files`);
+    if ((this.byUid.get(uid) ?? 0) >= this.share) this.refuse(E.EMFILE!, `uid ${uid} holds its share of ${this.share} open files; its further opens get EMFILE`);
     this.room();
+  }
+
+  /** Fail the client's operation; say why in the log, at most once a minute (with how many were refused). */
+  private refuse(errno: number, why: string): never {
+    this.refused++;
+    const now = performance.now();
+    if (now - this.lastReport >= 60_000) {
+      this.log('warn', `fd budget: ${why} (${this.refused} refused since the last report)`);
+      this.refused = 0;
+      this.lastReport = now;
+    }
+    throw new SysError(errno, `fd budget: ${why}`);
   }
 
   opened(uid: number): void {

@@ -154,7 +154,10 @@ export class PassthroughFs implements FileSystem {
   }
 
   init(conn: ConnectionInfo, services: SessionServices): void {
-    if (services.log) this.mounts.setLog(services.log);
+    if (services.log) {
+      this.mounts.setLog(services.log);
+      this.budget.log = services.log;
+    }
     this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
     this.backing = this.opts.passthroughIo ? services.backing : undefined;
     this.devices.setOwn(services.mountDevice);

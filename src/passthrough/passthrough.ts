@@ -31,7 +31,7 @@
 import type { Context } from '../fs/context.js';
 import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
-  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
+  Attr, AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
 import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
 import {
@@ -50,6 +50,7 @@ import { Credentials } from './creds.js';
 import { Devices } from './devices.js';
 import { HandleTable, type Handle } from './handles.js';
 import { InodeStore, keySuffixOf, type Inode } from './inodes.js';
+import { InoMap } from './inomap.js';
 import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
 import { callerHasCapability } from './callercaps.js';
 import { SpareFd } from './spare.js';
@@ -112,6 +113,8 @@ export class PassthroughFs implements FileSystem {
   private readonly aligned = new AlignedBuffer();
   private writeback = false;
   private backing: BackingFiles | undefined;
+  /** The inode numbers clients see: unique across the filesystems mounted inside the source. */
+  private readonly inos: InoMap;
 
   constructor(readonly opts: PassthroughOptions) {
     this.t = timeouts(opts);
@@ -119,6 +122,7 @@ export class PassthroughFs implements FileSystem {
     const fd = openat(AT_FDCWD, opts.source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
       this.stat(fd);
+      this.inos = new InoMap(this.sx.readUInt32LE(StatxOff.devMajor), this.sx.readUInt32LE(StatxOff.devMinor));
       // The first inode inserted takes slot 1: the root.
       const key = keyFromStatx(this.sx);
       this.inodes.insert(fd, typeFromStatx(this.sx), key, this.devices.cachesAttrs(keySuffixOf(key), fd));
@@ -174,7 +178,19 @@ export class PassthroughFs implements FileSystem {
 
   private attrReply(fd: number): AttrReply {
     this.stat(fd);
-    return { attr: attrFromStatx(this.sx), timeout: this.t.attr };
+    return { attr: this.attrOf(), timeout: this.t.attr };
+  }
+
+  /** The attributes in this.sx as the client sees them: every inode number leaves through here or clientIno. */
+  private attrOf(): Attr {
+    const a = attrFromStatx(this.sx);
+    a.ino = this.clientIno(this.sx, a.ino);
+    return a;
+  }
+
+  /** Host inode `ino` on the device a statx buffer names → the client's number (inomap.ts). */
+  private clientIno(sx: Buffer, ino: bigint): bigint {
+    return this.inos.map(sx.readUInt32LE(StatxOff.devMajor), sx.readUInt32LE(StatxOff.devMinor), ino);
   }
 
   /**
@@ -275,9 +291,10 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
+  /** The entry of `inode`, whose attributes are in this.sx. */
   private entryOf(inode: Inode): Entry {
     return {
-      nodeid: inode.nodeid, generation: inode.generation, attr: attrFromStatx(this.sx),
+      nodeid: inode.nodeid, generation: inode.generation, attr: this.attrOf(),
       entryTimeout: this.t.entry, attrTimeout: this.t.attr,
     };
   }
@@ -883,16 +900,31 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
+  /**
+   * A d_ino is a number on the directory's own device (a mount point's is
+   * the covered directory's, as natively), so it is mapped as an inode of
+   * that device: the one of `fh`, the open directory (statx into this.sx2).
+   */
+  private direntIno(node: bigint, fh: bigint): (ino: bigint) => bigint {
+    const r = statxInto(this.handles.get(fh, node).fd, '', AT_EMPTY_PATH | NO_WAIT, STATX_BASIC_STATS, this.sx2);
+    if (r < 0) fail(-r, 'statx');
+    const major = this.sx2.readUInt32LE(StatxOff.devMajor);
+    const minor = this.sx2.readUInt32LE(StatxOff.devMinor);
+    return (ino) => this.inos.map(major, minor, ino);
+  }
+
   readdir(_ctx: Context, node: bigint, fh: bigint, offset: bigint, out: DirSink): void {
-    this.fillDir(node, fh, offset, (c, next) => out.add(c.name, c.ino, c.type, next));
+    const ino = this.direntIno(node, fh);
+    this.fillDir(node, fh, offset, (c, next) => out.add(c.name, ino(c.ino), c.type, next));
   }
 
   readdirplus(_ctx: Context, node: bigint, fh: bigint, offset: bigint, out: DirPlusSink): void {
     const dir = this.node(node);
+    const ino = this.direntIno(node, fh);
     this.fillDir(node, fh, offset, (c, next) => {
       const name = c.name;
       if (!out.fits(name)) return false;
-      if (c.isDots) return out.addPlus(name, this.dotEntry(c), next);
+      if (c.isDots) return out.addPlus(name, this.dotEntry(c, ino(c.ino)), next);
       let e: Entry;
       try {
         // Entries on the parent's filesystem share its dev and mount id, so
@@ -900,7 +932,7 @@ export class PassthroughFs implements FileSystem {
         e = this.lookupIn(dir, name, !this.inodes.getByKey(`${c.ino}${dir.keySuffix}`));
       } catch {
         // Gone since getdents: list the name without attributes.
-        return out.addPlus(name, this.dotEntry(c), next);
+        return out.addPlus(name, this.dotEntry(c, ino(c.ino)), next);
       }
       if (!out.addPlus(name, e, next)) {
         this.inodes.forget(e.nodeid, 1);
@@ -910,11 +942,11 @@ export class PassthroughFs implements FileSystem {
     });
   }
 
-  /** A readdirplus entry the kernel must not count as a lookup (nodeid 0). */
-  private dotEntry(c: DirentCursor): Entry {
+  /** A readdirplus entry the kernel must not count as a lookup (nodeid 0); `ino` is the client's d_ino. */
+  private dotEntry(c: DirentCursor, ino: bigint): Entry {
     return {
       nodeid: 0n, generation: 0n, entryTimeout: 0, attrTimeout: 0,
-      attr: { ino: c.ino, size: 0, blocks: 0, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0, mode: c.type << 12, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 },
+      attr: { ino, size: 0, blocks: 0, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0, mode: c.type << 12, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 },
     };
   }
 
@@ -1011,7 +1043,9 @@ export class PassthroughFs implements FileSystem {
     const sync = flags & 0x6000; // AT_STATX_SYNC_TYPE
     const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, (mask | STATX_BASIC_STATS) & ~STATX_MNT_ID, this.sx);
     if (r < 0) fail(-r, 'statx');
-    return { attr: statxAttrFromStatx(this.sx), timeout: this.t.attr };
+    const attr = statxAttrFromStatx(this.sx);
+    attr.ino = this.clientIno(this.sx, attr.ino);
+    return { attr, timeout: this.t.attr };
   }
 
   ioctl(): never {

@@ -6,13 +6,19 @@
  * with more than one link by (st_dev, st_ino), so it takes two such files to make them link across filesystems.
  * The ext4's root has the number of the source directory it is mounted in (2), a directory cycle to du and find;
  * the inner tmpfs roots have the source root's (1). The tools that trust (st_dev, st_ino) must copy, archive, count and walk the mount exactly as
- * they do the source.
+ * they do the source. Then FUSE_ATTR_SUBMOUNT, which only virtio-fs connections are granted, called directly.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join, relative } from 'node:path';
+import type { Context } from '../src/fs/context.js';
+import type { DirPlusSink, Entry } from '../src/fs/types.js';
+import { ATTR, InitFlag } from '../src/fuse/abi.js';
+import { parseArgs, UsageError } from '../src/cli/args.js';
+import { PassthroughFs } from '../src/passthrough/passthrough.js';
+import { defaultOptions, sessionOptionsFor } from '../src/passthrough/index.js';
 import { dirents, getdents64 } from '../src/sys/index.js';
 import { makeTempDir, removeTempDir, startDaemon, type Daemon } from './helpers.js';
 import { mountsUnder } from './clihelpers.js';
@@ -259,4 +265,94 @@ describe('filesystems mounted inside the source', { timeout: 180_000 }, () => {
       });
     });
   }
+
+  describe('FUSE_ATTR_SUBMOUNT (called directly: only virtio-fs connections are granted FUSE_SUBMOUNTS)', () => {
+    const ctx: Context = { unique: 1n, uid: 0, gid: 0, pid: process.pid, umask: 0 };
+    const nodes: [PassthroughFs, bigint][] = [];
+    const made: PassthroughFs[] = [];
+    let umask: number;
+
+    before(() => {
+      umask = process.umask(0o022);
+      process.umask(umask);
+    });
+
+    after(() => {
+      for (const [pfs, node] of nodes) pfs.forget(node, 1n);
+      for (const pfs of made) pfs.destroy();
+      // The filesystem sets this thread's umask to 0 (it applies callers' umasks per request).
+      process.umask(umask);
+    });
+
+    /** Lookups of a few names (and readdirplus of the root): name → attr.flags. */
+    function flagsSeen(announce: boolean, want: bigint): Record<string, number> {
+      const pfs = new PassthroughFs({ ...defaultOptions(src), announceSubmounts: announce });
+      made.push(pfs);
+      pfs.init({ minor: 45, capable: want, want, maxWrite: 1 << 20, maxReadahead: 1 << 20, maxPages: 256, timeGran: 1 }, {});
+      const out: Record<string, number> = {};
+      const look = (parent: bigint, name: string, as = name): bigint => {
+        const e = pfs.lookup(ctx, parent, Buffer.from(name));
+        nodes.push([pfs, e.nodeid]);
+        out[as] = e.attr.flags;
+        return e.nodeid;
+      };
+      for (const n of ['two', 'f0']) look(1n, n);
+      const d = look(1n, 'd');
+      const disk = look(d, 'disk', 'd/disk');
+      look(d, 'disk', 'd/disk again');
+      const one = look(disk, 'one', 'd/disk/one');
+      look(disk, 'd', 'd/disk/d');
+      look(one, 'd', 'd/disk/one/d');
+      const list = (node: bigint, prefix: string) => {
+        const fh = pfs.opendir(ctx, node, 0).fh;
+        const sink: DirPlusSink = {
+          fits: () => true,
+          addPlus: (name: Buffer | string, e: Entry) => {
+            if (e.nodeid !== 0n) nodes.push([pfs, e.nodeid]);
+            out[`readdirplus ${prefix}${name.toString()}`] = e.attr.flags;
+            return true;
+          },
+        };
+        pfs.readdirplus(ctx, node, fh, 0n, sink);
+        pfs.releasedir(ctx, node, fh);
+      };
+      list(1n, '');
+      list(d, 'd/');
+      return out;
+    }
+
+    it('granted: a directory on another mount than its parent is marked, nothing else', () => {
+      const f = flagsSeen(true, InitFlag.SUBMOUNTS);
+      const marked = Object.keys(f).filter((k) => f[k] === ATTR.SUBMOUNT).sort();
+      assert.deepEqual(marked, ['d/disk', 'd/disk again', 'd/disk/one', 'readdirplus d/disk', 'readdirplus two', 'two']);
+      assert.ok(Object.values(f).every((v) => v === 0 || v === ATTR.SUBMOUNT));
+      for (const k of ['d', 'f0', 'd/disk/d', 'd/disk/one/d', 'readdirplus d', 'readdirplus f0', 'readdirplus d/deeper', 'readdirplus d/g0']) {
+        assert.equal(f[k], 0, k);
+      }
+    });
+
+    it('not granted (every /dev/fuse connection), or the option off: no marks', () => {
+      for (const [announce, want] of [[true, 0n], [false, InitFlag.SUBMOUNTS]] as const) {
+        const f = flagsSeen(announce, want);
+        assert.ok(Object.keys(f).length >= 10);
+        assert.deepEqual(Object.entries(f).filter(([, v]) => v !== 0), [], `announce ${announce}, want ${want}`);
+      }
+    });
+
+    it('--announce-submounts (default) asks the kernel for submounts; --no-announce-submounts does not', () => {
+      const fsOf = (...argv: string[]) => {
+        const c = parseArgs(['mount', 's', 'm', ...argv]);
+        assert.equal(c.cmd, 'mount');
+        return c.cmd === 'mount' ? c.fs : defaultOptions('');
+      };
+      assert.equal(fsOf().announceSubmounts, true);
+      assert.equal(fsOf('--no-announce-submounts').announceSubmounts, false);
+      assert.equal(fsOf('--no-announce-submounts', '--announce-submounts').announceSubmounts, true);
+      assert.equal(sessionOptionsFor(fsOf()).capabilities?.submounts, true);
+      assert.equal(sessionOptionsFor(fsOf('--no-announce-submounts')).capabilities?.submounts, false);
+      for (const bad of ['--announce-submounts=no', '--no-announce-submounts=1']) {
+        assert.throws(() => parseArgs(['mount', 's', 'm', bad]), UsageError, bad);
+      }
+    });
+  });
 });

@@ -31,6 +31,10 @@ Options for mount:
   --passthrough                        use the kernel's FUSE passthrough for file data (root, kernel >= 6.9)
   --statx                              serve birth times (FUSE_STATX); costs a round trip per stat
                                        from callers that ask for them
+  --no-announce-submounts              do not give filesystems mounted inside <source> their own
+                                       st_dev (FUSE_SUBMOUNTS; default on, as virtiofsd). Takes
+                                       effect only on virtio-fs connections; inode numbers are unique
+                                       across nested filesystems either way
   -o OPT[,OPT...]                      mount options: allow_other, allow_root, default_permissions,
                                        auto_unmount, ro, rw, fsname=NAME, subtype=NAME, max_read=N,
                                        suid, nosuid, dev, nodev, exec, noexec, noatime, nodiratime,
@@ -233,6 +237,8 @@ function parseMount(rest: string[]): Command {
       case '--xattr': flag(); fs.xattr = true; break;
       case '--passthrough': flag(); fs.passthroughIo = true; break;
       case '--statx': flag(); fs.statx = true; break;
+      case '--announce-submounts': flag(); fs.announceSubmounts = true; break;
+      case '--no-announce-submounts': flag(); fs.announceSubmounts = false; break;
       case '--log-level': {
         const v = value();
         if (!LOG_LEVELS.includes(v as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${v}"`);

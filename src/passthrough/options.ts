@@ -32,12 +32,20 @@ export interface PassthroughOptions {
   allowOther: boolean;
   /** Serve FUSE_STATX (birth times), at one round trip per stat from callers asking for btime. */
   statx: boolean;
+  /**
+   * Ask the kernel for FUSE_SUBMOUNTS and mark directories on another mount
+   * than their parent with FUSE_ATTR_SUBMOUNT, so each nested mount gets its
+   * own st_dev. Only virtio-fs connections are offered it; inode numbers are
+   * made unique across nested filesystems either way (inomap.ts).
+   */
+  announceSubmounts: boolean;
 }
 
 export function defaultOptions(source: string): PassthroughOptions {
   return {
     source, cache: 'auto', writeback: false, readdirplus: true, allowDirectIo: false, xattr: false,
     passthroughIo: false, readOnly: false, allowOther: false, statx: false,
+    announceSubmounts: true,
   };
 }
 

@@ -33,7 +33,7 @@ import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '
 import type {
   Attr, AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
-import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
+import { ATTR, FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
 import {
   CAP, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_STATX_DONT_SYNC, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
   DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
@@ -115,6 +115,8 @@ export class PassthroughFs implements FileSystem {
   private backing: BackingFiles | undefined;
   /** The inode numbers clients see: unique across the filesystems mounted inside the source. */
   private readonly inos: InoMap;
+  /** The kernel gives nested mounts their own st_dev (FUSE_SUBMOUNTS granted: virtio-fs only). */
+  private submounts = false;
 
   constructor(readonly opts: PassthroughOptions) {
     this.t = timeouts(opts);
@@ -152,6 +154,7 @@ export class PassthroughFs implements FileSystem {
     this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
     this.backing = this.opts.passthroughIo ? services.backing : undefined;
     this.devices.setOwn(services.mountDevice);
+    this.submounts = this.opts.announceSubmounts && (conn.want & InitFlag.SUBMOUNTS) !== 0n;
   }
 
   destroy(): void {
@@ -211,10 +214,10 @@ export class PassthroughFs implements FileSystem {
       if (inode) {
         if (inode.refresh) this.stat(inode.fd);
         inode.refs++;
-        return this.entryOf(inode);
+        return this.entryOf(inode, parent);
       }
     }
-    return this.entryOf(this.hold(openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE)));
+    return this.entryOf(this.hold(openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, LOOKUP_RESOLVE)), parent);
   }
 
   /**
@@ -291,12 +294,18 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  /** The entry of `inode`, whose attributes are in this.sx. */
-  private entryOf(inode: Inode): Entry {
-    return {
-      nodeid: inode.nodeid, generation: inode.generation, attr: this.attrOf(),
-      entryTimeout: this.t.entry, attrTimeout: this.t.attr,
-    };
+  /**
+   * The entry of `inode`, whose attributes are in this.sx. `parent` is the
+   * directory it was looked up in: a directory on another mount than its
+   * parent is a mount point, marked SUBMOUNT when the kernel takes the mark
+   * (it then gives that mount its own st_dev). Objects this request created
+   * or linked are on their parent's mount and need no `parent`.
+   */
+  private entryOf(inode: Inode, parent?: Inode): Entry {
+    const attr = this.attrOf();
+    // keySuffix is `:major:minor:mntId`: it differs exactly when the mount does.
+    if (this.submounts && parent && inode.type === S_IFDIR && inode.keySuffix !== parent.keySuffix) attr.flags |= ATTR.SUBMOUNT;
+    return { nodeid: inode.nodeid, generation: inode.generation, attr, entryTimeout: this.t.entry, attrTimeout: this.t.attr };
   }
 
   /**

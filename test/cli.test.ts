@@ -28,6 +28,7 @@ describe('passthroughfs CLI', { timeout: 120_000 }, () => {
         ['mount', src, mnt, '--cache=bogus'],
         ['mount', src, mnt, '--entry-timeout=soon'],
         ['mount', src, mnt, '-o', 'bogus'],
+        ['mount', src, mnt, '--no-announce-submounts=yes'],
         ['mount', src],
         ['mount', src, mnt, 'extra'],
         ['umount'],

@@ -1,7 +1,7 @@
 /**
  * A small ext4 filesystem on a loop device, for tests that need what tmpfs or the test machine's own disk may not
- * offer or must not be filled: reserved blocks (-m), chattr +a. Everything is undone in finally, in reverse order:
- * unmount, detach the loop device, remove the temp dir.
+ * offer or must not be filled: reserved blocks (-m), chattr +a; or a filesystem to mount inside another. Everything is
+ * undone in reverse order: unmount, detach the loop device, remove the temp dirs.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,33 +20,57 @@ export interface Ext4Options {
   reservedPercent?: number;
 }
 
-/** Make, loop-mount and hand over an empty ext4 (root dir 0755); `fn` gets its mountpoint. */
-export async function withExt4<T>(o: Ext4Options, fn: (dir: string) => Promise<T>): Promise<T> {
-  const base = makeTempDir('ptfs-ext4-');
+/**
+ * Make an empty ext4 image (in a temp dir of its own) and loop-mount it on the existing directory `at` (root dir
+ * 0755). Returns what undoes it all, in reverse order: unmount (lazily if busy), detach the loop device, remove the
+ * image. A failure half-way undoes what was done and throws.
+ */
+export function mountExt4(o: Ext4Options, at: string): () => void {
+  const base = makeTempDir('ptfs-ext4-img-');
   let device: string | undefined;
-  const dir = join(base, 'fs');
   let mounted = false;
-  try {
-    fs.chmodSync(base, 0o755);
-    fs.mkdirSync(dir);
-    const img = join(base, 'image');
-    fs.writeFileSync(img, '');
-    fs.truncateSync(img, o.sizeMiB * 2 ** 20);
-    run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-m', String(o.reservedPercent ?? 5), img]);
-    device = run('losetup', ['--find', '--show', img]);
-    run('mount', ['-t', 'ext4', device, dir]);
-    mounted = true;
-    fs.chmodSync(dir, 0o755);
-    return await fn(dir);
-  } finally {
+  const undo = () => {
     try {
-      if (mounted && spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
+      if (mounted && spawnSync('umount', [at]).status !== 0) spawnSync('umount', ['-l', at]);
     } finally {
       try {
         if (device) spawnSync('losetup', ['-d', device]);
       } finally {
         removeTempDir(base);
       }
+    }
+  };
+  try {
+    const img = join(base, 'image');
+    fs.writeFileSync(img, '');
+    fs.truncateSync(img, o.sizeMiB * 2 ** 20);
+    run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-m', String(o.reservedPercent ?? 5), img]);
+    device = run('losetup', ['--find', '--show', img]);
+    run('mount', ['-t', 'ext4', device, at]);
+    mounted = true;
+    fs.chmodSync(at, 0o755);
+    return undo;
+  } catch (e) {
+    undo();
+    throw e;
+  }
+}
+
+/** Make, loop-mount and hand over an empty ext4 (root dir 0755); `fn` gets its mountpoint. */
+export async function withExt4<T>(o: Ext4Options, fn: (dir: string) => Promise<T>): Promise<T> {
+  const base = makeTempDir('ptfs-ext4-');
+  const dir = join(base, 'fs');
+  let undo: (() => void) | undefined;
+  try {
+    fs.chmodSync(base, 0o755);
+    fs.mkdirSync(dir);
+    undo = mountExt4(o, dir);
+    return await fn(dir);
+  } finally {
+    try {
+      undo?.();
+    } finally {
+      removeTempDir(base);
     }
   }
 }

@@ -41,6 +41,10 @@ Options for mount:
   --rlimit-nofile=N                    serve with a soft RLIMIT_NOFILE of N (default: the hard
                                        limit; 0 leaves it as it is); the daemon keeps its open
                                        files within it and never runs out itself
+  --no-announce-submounts              do not give filesystems mounted inside <source> their own
+                                       st_dev (FUSE_SUBMOUNTS; default on, as virtiofsd). Takes
+                                       effect only on virtio-fs connections; inode numbers are unique
+                                       across nested filesystems either way
   -o OPT[,OPT...]                      mount options: allow_other, allow_root, default_permissions,
                                        auto_unmount, ro, rw, fsname=NAME, subtype=NAME, max_read=N,
                                        suid, nosuid, dev, nodev, exec, noexec, noatime, nodiratime,
@@ -264,6 +268,8 @@ function parseMount(rest: string[]): Command {
         rlimitNofile = n;
         break;
       }
+      case '--announce-submounts': flag(); fs.announceSubmounts = true; break;
+      case '--no-announce-submounts': flag(); fs.announceSubmounts = false; break;
       case '--log-level': {
         const v = value();
         if (!LOG_LEVELS.includes(v as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${v}"`);

@@ -32,6 +32,8 @@ export function sessionOptionsFor(o: PassthroughOptions): SessionOptions {
       // ignores it under a default ACL, as natively.
       posixAcl: o.allowOther,
       dontMask: true,
+      // Granted only on virtio-fs; see PassthroughOptions.announceSubmounts.
+      submounts: o.announceSubmounts,
     },
   };
 }

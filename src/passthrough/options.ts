@@ -39,12 +39,20 @@ export interface PassthroughOptions {
    * (refuse to start, or an inode, where it cannot).
    */
   inodeFileHandles: FileHandleMode;
+  /**
+   * Ask the kernel for FUSE_SUBMOUNTS and mark directories on another mount
+   * than their parent with FUSE_ATTR_SUBMOUNT, so each nested mount gets its
+   * own st_dev. Only virtio-fs connections are offered it; inode numbers are
+   * made unique across nested filesystems either way (inomap.ts).
+   */
+  announceSubmounts: boolean;
 }
 
 export function defaultOptions(source: string): PassthroughOptions {
   return {
     source, cache: 'auto', writeback: false, readdirplus: true, allowDirectIo: false, xattr: false,
     passthroughIo: false, readOnly: false, allowOther: false, statx: false, inodeFileHandles: 'prefer',
+    announceSubmounts: true,
   };
 }
 

@@ -31,9 +31,9 @@
 import type { Context } from '../fs/context.js';
 import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
-  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
+  Attr, AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
-import { FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
+import { ATTR, FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
 import {
   CAP, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_STATX_DONT_SYNC, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
   DirentCursor, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
@@ -52,6 +52,7 @@ import { Devices } from './devices.js';
 import { HandleTable, type Handle } from './handles.js';
 import { FdBudget, RESERVE } from './fdbudget.js';
 import { InodeStore, type Inode } from './inodes.js';
+import { InoMap } from './inomap.js';
 import { MountTable, handleScratch, type Mount } from './mounts.js';
 import { openFlagsFor, timeouts, type PassthroughOptions, type Timeouts } from './options.js';
 import { callerHasCapability } from './callercaps.js';
@@ -118,6 +119,10 @@ export class PassthroughFs implements FileSystem {
   private readonly aligned = new AlignedBuffer();
   private writeback = false;
   private backing: BackingFiles | undefined;
+  /** The inode numbers clients see: unique across the filesystems mounted inside the source. */
+  private readonly inos: InoMap;
+  /** The kernel gives nested mounts their own st_dev (FUSE_SUBMOUNTS granted: virtio-fs only). */
+  private submounts = false;
 
   constructor(readonly opts: PassthroughOptions) {
     this.t = timeouts(opts);
@@ -127,14 +132,16 @@ export class PassthroughFs implements FileSystem {
     this.inodes = new InodeStore(this.budget, this.mounts);
     this.handles = new HandleTable(this.budget);
     // The first inode held takes slot 1: the root.
+    let root: Inode;
     try {
-      this.hold(this.openPath(AT_FDCWD, opts.source, O_DIRECTORY | O_NOFOLLOW));
+      root = this.hold(this.openPath(AT_FDCWD, opts.source, O_DIRECTORY | O_NOFOLLOW));
     } catch (e) {
       if (e instanceof SysError && e.errno === E.EOPNOTSUPP && opts.inodeFileHandles === 'mandatory') {
         throw new Error(`--inode-file-handles=mandatory: ${opts.source}: ${e.message.replace(/^inode file handles: /, '')}`);
       }
       throw e;
     }
+    this.inos = new InoMap(root.devMajor, root.devMinor);
     // The caller's umask is applied by the host, per request (DONT_MASK), so
     // that a parent's default ACL can override it as it does natively. That
     // needs a umask of this thread's own.
@@ -161,6 +168,7 @@ export class PassthroughFs implements FileSystem {
     this.writeback = (conn.want & InitFlag.WRITEBACK_CACHE) !== 0n;
     this.backing = this.opts.passthroughIo ? services.backing : undefined;
     this.devices.setOwn(services.mountDevice);
+    this.submounts = this.opts.announceSubmounts && (conn.want & InitFlag.SUBMOUNTS) !== 0n;
   }
 
   destroy(): void {
@@ -234,7 +242,19 @@ export class PassthroughFs implements FileSystem {
 
   private attrReply(fd: number): AttrReply {
     this.stat(fd);
-    return { attr: attrFromStatx(this.sx), timeout: this.t.attr };
+    return { attr: this.attrOf(), timeout: this.t.attr };
+  }
+
+  /** The attributes in this.sx as the client sees them: every inode number leaves through here or clientIno. */
+  private attrOf(): Attr {
+    const a = attrFromStatx(this.sx);
+    a.ino = this.clientIno(this.sx, a.ino);
+    return a;
+  }
+
+  /** Host inode `ino` on the device a statx buffer names → the client's number (inomap.ts). */
+  private clientIno(sx: Buffer, ino: bigint): bigint {
+    return this.inos.map(sx.readUInt32LE(StatxOff.devMajor), sx.readUInt32LE(StatxOff.devMinor), ino);
   }
 
   /**
@@ -253,9 +273,9 @@ export class PassthroughFs implements FileSystem {
       if (r < 0) fail(-r, 'lookup');
       if (this.devices.isOwn(this.sx)) fail(E.ELOOP!, 'lookup: the name leads into our own mount');
       const inode = this.inodes.find(this.sx);
-      if (inode) return this.entryOf(this.ref(inode));
+      if (inode) return this.entryOf(this.ref(inode), parent);
     }
-    return this.entryOf(this.hold(this.openPath(pfd, name, O_NOFOLLOW, LOOKUP_RESOLVE)));
+    return this.entryOf(this.hold(this.openPath(pfd, name, O_NOFOLLOW, LOOKUP_RESOLVE)), parent);
   }
 
   /**
@@ -344,11 +364,17 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  private entryOf(inode: Inode): Entry {
-    return {
-      nodeid: inode.nodeid, generation: inode.generation, attr: attrFromStatx(this.sx),
-      entryTimeout: this.t.entry, attrTimeout: this.t.attr,
-    };
+  /**
+   * The entry of `inode`, whose attributes are in this.sx. `parent` is the
+   * directory it was looked up in: a directory on another mount than its
+   * parent is a mount point, marked SUBMOUNT when the kernel takes the mark
+   * (it then gives that mount its own st_dev). Objects this request created
+   * or linked are on their parent's mount and need no `parent`.
+   */
+  private entryOf(inode: Inode, parent?: Inode): Entry {
+    const attr = this.attrOf();
+    if (this.submounts && parent && inode.type === S_IFDIR && inode.mount.id !== parent.mount.id) attr.flags |= ATTR.SUBMOUNT;
+    return { nodeid: inode.nodeid, generation: inode.generation, attr, entryTimeout: this.t.entry, attrTimeout: this.t.attr };
   }
 
   /**
@@ -954,16 +980,27 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
+  /**
+   * A d_ino is a number on the directory's own device (a mount point's is
+   * the covered directory's, as natively), so it is mapped as an inode of
+   * that device: the directory inode's.
+   */
+  private direntIno(dir: Inode): (ino: bigint) => bigint {
+    return (ino) => this.inos.map(dir.devMajor, dir.devMinor, ino);
+  }
+
   readdir(_ctx: Context, node: bigint, fh: bigint, offset: bigint, out: DirSink): void {
-    this.fillDir(node, fh, offset, (c, next) => out.add(c.name, c.ino, c.type, next));
+    const ino = this.direntIno(this.node(node));
+    this.fillDir(node, fh, offset, (c, next) => out.add(c.name, ino(c.ino), c.type, next));
   }
 
   readdirplus(_ctx: Context, node: bigint, fh: bigint, offset: bigint, out: DirPlusSink): void {
     const dir = this.node(node);
+    const ino = this.direntIno(dir);
     this.fillDir(node, fh, offset, (c, next) => {
       const name = c.name;
       if (!out.fits(name)) return false;
-      if (c.isDots) return out.addPlus(name, this.dotEntry(c), next);
+      if (c.isDots) return out.addPlus(name, this.dotEntry(c, ino(c.ino)), next);
       let e: Entry;
       try {
         // Entries on the parent's filesystem share its dev and mount id, so
@@ -971,7 +1008,7 @@ export class PassthroughFs implements FileSystem {
         e = this.lookupIn(dir, name, !this.inodes.child(dir, c.inoLo, c.inoHi));
       } catch {
         // Gone since getdents: list the name without attributes.
-        return out.addPlus(name, this.dotEntry(c), next);
+        return out.addPlus(name, this.dotEntry(c, ino(c.ino)), next);
       }
       if (!out.addPlus(name, e, next)) {
         this.inodes.forget(e.nodeid, 1);
@@ -981,11 +1018,11 @@ export class PassthroughFs implements FileSystem {
     });
   }
 
-  /** A readdirplus entry the kernel must not count as a lookup (nodeid 0). */
-  private dotEntry(c: DirentCursor): Entry {
+  /** A readdirplus entry the kernel must not count as a lookup (nodeid 0); `ino` is the client's d_ino. */
+  private dotEntry(c: DirentCursor, ino: bigint): Entry {
     return {
       nodeid: 0n, generation: 0n, entryTimeout: 0, attrTimeout: 0,
-      attr: { ino: c.ino, size: 0, blocks: 0, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0, mode: c.type << 12, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 },
+      attr: { ino, size: 0, blocks: 0, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0, mode: c.type << 12, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 },
     };
   }
 
@@ -1082,7 +1119,9 @@ export class PassthroughFs implements FileSystem {
     const sync = flags & 0x6000; // AT_STATX_SYNC_TYPE
     const r = statxInto(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, (mask | STATX_BASIC_STATS) & ~STATX_MNT_ID, this.sx);
     if (r < 0) fail(-r, 'statx');
-    return { attr: statxAttrFromStatx(this.sx), timeout: this.t.attr };
+    const attr = statxAttrFromStatx(this.sx);
+    attr.ino = this.clientIno(this.sx, attr.ino);
+    return { attr, timeout: this.t.attr };
   }
 
   ioctl(): never {

@@ -9,8 +9,10 @@ export type { MountOptions } from './fuse/mount.js';
 export { mountFuse, unmountFuse, isMountPoint } from './fuse/mount.js';
 export { CAPABILITIES, DEFAULT_CAPABILITIES, type Capability, type SessionOptions } from './fuse/options.js';
 export { Notifier } from './fuse/notify.js';
-export { Server, type Channel } from './fuse/server.js';
-export { FuseDevice } from './transport/fusedev.js';
+export { Server, type TransportServices } from './fuse/server.js';
+export type { ReplySink, RequestHandler } from './fuse/sink.js';
+export { FuseDevLoop, type Channel } from './transport/fusedev/loop.js';
+export { FuseDevice } from './transport/fusedev/device.js';
 export { serveInWorkers, type WorkerSpec, type ServingThreads } from './fuse/worker.js';
 export {
   PassthroughFs, createPassthroughFs, sessionOptionsFor, defaultOptions, type PassthroughOptions, type CachePolicy,

@@ -19,13 +19,16 @@ import {
   type Request, type RequestExt,
 } from '../src/fuse/codec.js';
 import { isMountPoint } from '../src/fuse/mount.js';
-import { Server, type Channel } from '../src/fuse/server.js';
+import { Server } from '../src/fuse/server.js';
+import type { ReplySink } from '../src/fuse/sink.js';
 import { FuseSession } from '../src/fuse/session.js';
 import { errno as E, SysError } from '../src/sys/errno.js';
 import {
   asyncMemFs, chaosFs, FixedFs, pick, prng, type ChaosLog, type Rand,
 } from './fixtures/session-fs.js';
 import { makeTempDir, removeTempDir } from './helpers.js';
+import { PassthroughFs } from '../src/passthrough/passthrough.js';
+import { defaultOptions } from '../src/passthrough/options.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const ALL_INIT_FLAGS = Object.values(InitFlag).reduce((a, b) => a | b, 0n);
@@ -33,23 +36,21 @@ const ALL_INIT_FLAGS = Object.values(InitFlag).reduce((a, b) => a | b, 0n);
 const NO_REPLY = new Set<number>([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT, Opcode.NOTIFY_REPLY]);
 
 // ---------------------------------------------------------------------------
-// Server.handle with a fake channel
+// Server.handle with a fake reply sink (what a transport gives each request)
 
-class FakeChannel implements Channel {
+class FakeChannel implements ReplySink {
   readonly replies: Buffer[] = [];
+  /** Requests that were told they get no reply. */
+  nones = 0;
   onWrite?: (buf: Buffer, len: number) => void;
-  read(): number {
-    return -E.ENODEV!;
-  }
-  write(buf: Buffer, len: number): number {
+  reply(buf: Buffer, len: number): number {
     this.onWrite?.(buf, len);
     this.replies.push(Buffer.from(buf.subarray(0, len)));
     return 0;
   }
-  pollAsync(): Promise<number> {
-    return Promise.resolve(1);
+  none(): void {
+    this.nones++;
   }
-  setNonblocking(): void {}
 }
 
 const H = { nodeid: 1n, uid: 0, gid: 0, pid: 1 };
@@ -67,9 +68,9 @@ function request(unique: bigint, req: Request, nodeid = 1n): Buffer {
 function initedServer(fsImpl: FileSystem) {
   const chan = new FakeChannel();
   const logs: string[] = [];
-  const server = new Server(fsImpl, chan, { log: (level, msg) => logs.push(`${level}: ${msg}`) });
+  const server = new Server(fsImpl, {}, { log: (level, msg) => logs.push(`${level}: ${msg}`) });
   const init = initRequest(1n);
-  server.handle(init, init.length);
+  server.handle(init, init.length, chan);
   assert.equal(server.minor, 45);
   assert.equal(decodeOutHeader(chan.replies[0]!).error, 0);
   chan.replies.length = 0;
@@ -211,11 +212,11 @@ describe('Server.handle fuzzed through a fake channel', () => {
     const log: ChaosLog = { unsettled: new Set(), promises: new Set(), aborted: new Set(), calls: 0 };
     const decoderFailures: string[] = [];
     const chan = new FakeChannel();
-    const server = new Server(chaosFs(rand, log), chan, {
+    const server = new Server(chaosFs(rand, log), {}, {
       log: (level, msg) => { if (level === 'error' && msg.startsWith('decoder failure')) decoderFailures.push(msg); },
     });
     const init = initRequest(1n);
-    server.handle(init, init.length);
+    server.handle(init, init.length, chan);
     assert.equal(server.minor, 45);
     const setxattrExt = (server.conn!.want & InitFlag.SETXATTR_EXT) !== 0n;
     chan.replies.length = 0;
@@ -270,7 +271,7 @@ describe('Server.handle fuzzed through a fake channel', () => {
       const buf = Buffer.alloc(raw.length + Math.floor(rand() * 64));
       raw.copy(buf);
       try {
-        server.handle(buf, raw.length);
+        server.handle(buf, raw.length, chan);
       } catch (e) {
         escaped.push(`${what}: ${String(e)}`);
       }
@@ -287,6 +288,10 @@ describe('Server.handle fuzzed through a fake channel', () => {
       sendOne(randomMessage(rand), `random #${i}`);
       await breathe();
     }
+    // Random bytes may have held a DESTROY: start (b) on a live session.
+    await settle(log);
+    if ((server.minor as number) === 0) sendOne(initRequest(1n << 41n), 're-INIT after (a)');
+    await settle(log);
     // (b) every kind of well-formed request, intact, truncated or with bytes flipped
     let encodeFailures = 0;
     // INTERRUPT mostly the request just sent: the likeliest to be still pending.
@@ -308,6 +313,12 @@ describe('Server.handle fuzzed through a fake channel', () => {
         continue;
       }
       sendOne(mangle(rand, bytes), `${req.op} #${i}`);
+      // A DESTROY ends the session; a guest that mounts again sends a new INIT (answered once the teardown is done).
+      if (req.op === 'destroy' || (server.minor as number) === 0) {
+        await settle(log);
+        sendOne(initRequest(BigInt(3 + 2 * i)), `re-INIT #${i}`);
+        await settle(log);
+      }
       await breathe();
     }
     await settle(log);
@@ -344,8 +355,8 @@ describe('Server.handle fuzzed through a fake channel', () => {
     });
     const f = request(10n, { op: 'forget', nlookup: 1n }, 5n);
     const b = request(12n, { op: 'batchForget', items: [{ node: 5n, nlookup: 1n }] });
-    assert.doesNotThrow(() => server.handle(f, f.length));
-    assert.doesNotThrow(() => server.handle(b, b.length));
+    assert.doesNotThrow(() => server.handle(f, f.length, chan));
+    assert.doesNotThrow(() => server.handle(b, b.length, chan));
     assert.deepEqual(chan.replies.map((r) => decodeOutHeader(r)), []);
   });
 
@@ -361,8 +372,8 @@ describe('Server.handle fuzzed through a fake channel', () => {
     const onRejection = (e: unknown) => rejections.push(e);
     process.on('unhandledRejection', onRejection);
     try {
-      assert.doesNotThrow(() => server.handle(g, g.length));
-      server.handle(s, s.length);
+      assert.doesNotThrow(() => server.handle(g, g.length, chan));
+      server.handle(s, s.length, chan);
       await settle();
     } finally {
       process.off('unhandledRejection', onRejection);
@@ -392,63 +403,65 @@ describe('Server.handle: unknown opcodes and protocol errors', () => {
   it('an unknown opcode (9999) is answered ENOSYS', () => {
     const { chan, server } = initedServer({});
     const b = header(77n, 9999, 56);
-    server.handle(b, b.length);
+    server.handle(b, b.length, chan);
     assert.deepEqual(chan.replies.map((r) => decodeOutHeader(r)), [{ len: 16, error: -E.ENOSYS!, unique: 77n }]);
   });
 
   it('INIT with major 6 is refused with EPROTO and leaves the session uninitialized', () => {
     const chan = new FakeChannel();
-    const server = new Server({}, chan, { log: () => {} });
+    const server = new Server({}, {}, { log: () => {} });
     const b = initRequest(5n, 6, 99);
-    server.handle(b, b.length);
+    server.handle(b, b.length, chan);
     assert.deepEqual(chan.replies.map((r) => decodeOutHeader(r)), [{ len: 16, error: -E.EPROTO!, unique: 5n }]);
     assert.equal(server.minor, 0);
   });
 
   it('INIT with a newer major is answered with ours, then the real INIT works', () => {
     const chan = new FakeChannel();
-    const server = new Server({}, chan, { log: () => {} });
+    const server = new Server({}, {}, { log: () => {} });
     const b = initRequest(5n, 8, 0);
-    server.handle(b, b.length);
+    server.handle(b, b.length, chan);
     const h = decodeOutHeader(chan.replies[0]!);
     assert.equal(h.error, 0);
     assert.equal(chan.replies[0]!.readUInt32LE(16), 7, 'major in fuse_init_out');
     assert.equal(server.minor, 0);
     const ok = initRequest(7n);
-    server.handle(ok, ok.length);
+    server.handle(ok, ok.length, chan);
     assert.equal(server.minor, 45);
   });
 
   it('a request before INIT is answered EIO; a second INIT too', () => {
     const chan = new FakeChannel();
-    const server = new Server({ getattr: () => { throw new Error('must not be called'); } }, chan, { log: () => {} });
+    const server = new Server({ getattr: () => { throw new Error('must not be called'); } }, {}, { log: () => {} });
     const g = request(3n, { op: 'getattr', getattrFlags: 0, fh: 0n });
-    server.handle(g, g.length);
+    server.handle(g, g.length, chan);
     assert.deepEqual(chan.replies.map((r) => decodeOutHeader(r)), [{ len: 16, error: -E.EIO!, unique: 3n }]);
     const init = initRequest(5n);
-    server.handle(init, init.length);
-    server.handle(init, init.length);
+    server.handle(init, init.length, chan);
+    server.handle(init, init.length, chan);
     assert.deepEqual(chan.replies.slice(1).map((r) => decodeOutHeader(r).error), [0, -E.EIO!]);
   });
 
   it('malformed requests: short ones dropped, bad lengths EINVAL, FORGET/INTERRUPT silent', () => {
     const { chan, server } = initedServer({});
     const short = header(9n, Opcode.GETATTR, 39).subarray(0, 39);
-    server.handle(short, short.length);
+    server.handle(short, short.length, chan);
     const lying = header(10n, Opcode.GETATTR, 56);
     lying.writeUInt32LE(1000, 0);
-    server.handle(lying, 56);
+    server.handle(lying, 56, chan);
     const noName = header(11n, Opcode.LOOKUP, 44);
     noName.fill(0x41, 40);
-    server.handle(noName, 44);
+    server.handle(noName, 44, chan);
     const forget = header(12n, Opcode.FORGET, 44);
-    server.handle(forget, 44);
+    server.handle(forget, 44, chan);
     const intr = header(13n, Opcode.INTERRUPT, 44);
-    server.handle(intr, 44);
+    server.handle(intr, 44, chan);
     assert.deepEqual(chan.replies.map((r) => decodeOutHeader(r)), [
       { len: 16, error: -E.EINVAL!, unique: 10n },
       { len: 16, error: -E.EINVAL!, unique: 11n },
     ]);
+    // Every request was answered once: the short one, FORGET and INTERRUPT with no reply.
+    assert.equal(chan.nones, 3);
   });
 });
 
@@ -496,9 +509,9 @@ describe('Server.handle: INTERRUPT racing with completion', () => {
     const { calls, fsImpl } = manualFs();
     const { chan, server } = initedServer(fsImpl);
     const r = readReq(100n);
-    server.handle(r, r.length);
+    server.handle(r, r.length, chan);
     const i = interruptReq(101n, 100n);
-    server.handle(i, i.length);
+    server.handle(i, i.length, chan);
     assert.equal(calls[0]!.aborted, true);
     calls[0]!.d.resolve(Buffer.from('done'));
     await settle();
@@ -511,11 +524,11 @@ describe('Server.handle: INTERRUPT racing with completion', () => {
     const { calls, fsImpl } = manualFs();
     const { chan, server } = initedServer(fsImpl);
     const r = readReq(200n);
-    server.handle(r, r.length);
+    server.handle(r, r.length, chan);
     calls[0]!.d.resolve(Buffer.from('x'));
     await settle();
     const i = interruptReq(201n, 200n);
-    server.handle(i, i.length);
+    server.handle(i, i.length, chan);
     await settle();
     assert.equal(calls[0]!.aborted, false);
     assert.deepEqual(chan.replies.map((x) => decodeOutHeader(x)), [{ len: 17, error: 0, unique: 200n }]);
@@ -526,12 +539,12 @@ describe('Server.handle: INTERRUPT racing with completion', () => {
       const { calls, fsImpl } = manualFs();
       const { chan, server } = initedServer(fsImpl);
       const r = readReq(300n);
-      server.handle(r, r.length);
+      server.handle(r, r.length, chan);
       if (outcome === 'resolve') calls[0]!.d.resolve(Buffer.from('late'));
       else calls[0]!.d.reject(new FsError('EAGAIN'));
       // The server's continuation has not run yet: the request is still pending.
       const i = interruptReq(301n, 300n);
-      server.handle(i, i.length);
+      server.handle(i, i.length, chan);
       assert.equal(calls[0]!.aborted, true);
       await settle();
       assert.deepEqual(chan.replies.map((x) => decodeOutHeader(x)),
@@ -543,8 +556,8 @@ describe('Server.handle: INTERRUPT racing with completion', () => {
     const { calls, fsImpl } = manualFs();
     const { chan, server } = initedServer(fsImpl);
     const r = readReq(400n);
-    server.handle(r, r.length);
-    server.handle(r, r.length);
+    server.handle(r, r.length, chan);
+    server.handle(r, r.length, chan);
     calls[0]!.d.resolve(Buffer.from('once'));
     await settle();
     assert.equal(calls.length, 1);
@@ -569,11 +582,11 @@ describe('Server.handle: INTERRUPT racing with completion', () => {
       const { chan, server } = initedServer(fsImpl);
       const rd = (unique: bigint, node: bigint) => request(unique, { op: 'readdir', fh: 0n, offset: 0n, size: 4096 }, node);
       const a = rd(500n, 2n);
-      server.handle(a, a.length);
+      server.handle(a, a.length, chan);
       later.resolve();
       for (let i = 0; i < ticks; i++) await null;
       const b = rd(502n, 3n);
-      server.handle(b, b.length);
+      server.handle(b, b.length, chan);
       await settle();
       const [ra] = replyFor(chan, 500n);
       assert.ok(ra, `no reply to the async readdir (${ticks} ticks)`);
@@ -915,5 +928,38 @@ describe('an asynchronous filesystem under concurrent load', () => {
     assert.deepEqual(problems.slice(0, 20), [], `${problems.length} requests with the wrong number of replies`);
     assert.ok(m.requests.length > 2000, `only ${m.requests.length} requests`);
     assert.deepEqual(m.logs.filter((l) => l.startsWith('error')), []);
+  });
+});
+
+describe('DESTROY, then INIT again (a guest unmounting and mounting)', () => {
+  it('the same protocol and PassthroughFs serve a second session from a fresh root', async () => {
+    const dir = makeTempDir('ptfs-reinit-');
+    const pfs = new PassthroughFs(defaultOptions(dir));
+    try {
+      fs.writeFileSync(join(dir, 'f'), 'one');
+      const chan = new FakeChannel();
+      const server = new Server(pfs, {}, { log: () => {} });
+      const lookupF = (u: bigint) => request(u, { op: 'lookup', name: Buffer.from('f') });
+      for (const [init, look, destroy] of [[1n, 2n, 3n], [11n, 12n, 13n]] as const) {
+        const i = initRequest(init);
+        server.handle(i, i.length, chan);
+        await settle();
+        const l = lookupF(look);
+        server.handle(l, l.length, chan);
+        const d = request(destroy, { op: 'destroy' }, 0n);
+        server.handle(d, d.length, chan);
+        await settle();
+      }
+      const errs = chan.replies.map((r) => [decodeOutHeader(r).unique, decodeOutHeader(r).error]);
+      assert.deepEqual(errs, [[1n, 0], [2n, 0], [3n, 0], [11n, 0], [12n, 0], [13n, 0]]);
+      // Between a DESTROY and the next INIT, requests are refused.
+      const l = lookupF(20n);
+      server.handle(l, l.length, chan);
+      assert.equal(decodeOutHeader(chan.replies.at(-1)!).error, -E.EIO!);
+      assert.equal(pfs.inodes.size, 0, 'the second DESTROY closed everything');
+    } finally {
+      pfs.destroy();
+      removeTempDir(dir);
+    }
   });
 });

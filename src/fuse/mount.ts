@@ -11,7 +11,7 @@ import {
   MS_SYNCHRONOUS, SOCK_CLOEXEC, SOCK_STREAM, SysError, UMOUNT_NOFOLLOW, close, errno as E, mount, recvFd,
   socketpair, umount2, umount2Async,
 } from '../sys/index.js';
-import { FuseDevice } from '../transport/fusedev.js';
+import { FuseDevice } from '../transport/fusedev/device.js';
 import { mountAt } from './mountinfo.js';
 
 export interface MountOptions {

@@ -8,14 +8,19 @@ import { errno as E, SysError } from '../sys/errno.js';
 import {
   encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyRetrieve, encodeNotifyStore,
 } from './codec.js';
-import type { Channel } from './server.js';
+
+/** Where notifications go: a transport that can send the kernel unsolicited messages (/dev/fuse can; a virtio-fs device without a notification queue cannot). */
+export interface NotifyChannel {
+  /** One message; 0 or a negative errno. */
+  write(buf: Buffer, len: number): number;
+}
 
 export class Notifier {
   private readonly buf: Buffer;
   private nextUnique = 1n;
   private readonly retrieves = new Map<bigint, (data: Buffer) => void>();
 
-  constructor(private readonly chan: Channel, bufSize: number) {
+  constructor(private readonly chan: NotifyChannel, bufSize: number) {
     this.buf = Buffer.allocUnsafe(bufSize);
   }
 

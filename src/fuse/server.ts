@@ -1,14 +1,20 @@
 /**
- * The request loop: reads requests from a channel, decodes them, calls the
- * FileSystem, encodes and writes the reply.
+ * The FUSE protocol core, knowing no transport: it takes one request (its
+ * bytes) and the ReplySink its transport made for it (sink.ts), decodes it,
+ * calls the FileSystem, encodes the reply and hands it to that sink. INIT
+ * negotiation, INTERRUPT and the requests in flight live here; reading
+ * requests and writing replies live in the transports (transport/fusedev/
+ * for /dev/fuse, transport/vhost-user/ for virtio-fs).
  *
  * Threading: everything runs on the calling thread. A request whose method
- * returns synchronously is answered before the next read, with no allocation
- * for buffers and no hop to another thread. A method that returns a Promise
- * keeps its request buffer; the loop takes a fresh one and goes on reading.
- * When there is nothing to read the loop either blocks the thread in poll(2)
- * (`blocking`, for a dedicated worker thread with no async work pending) or
- * waits on the thread pool so the event loop stays live.
+ * returns synchronously is answered before handle() returns, into the reply
+ * buffer this class reuses. A method that returns a Promise keeps the
+ * request buffer (handle() returns true: the transport takes a fresh one)
+ * and its sink; the reply goes to that sink when the promise settles.
+ *
+ * DESTROY ends a session but not the protocol: the filesystem is destroyed
+ * and a new INIT is accepted (a guest unmounts and mounts again while the
+ * daemon runs).
  */
 import { errno as E } from '../sys/errno.js';
 import { toErrno, errnoName } from '../sys/errno.js';
@@ -29,6 +35,7 @@ import { DirBuffer } from './dirbuf.js';
 import { DEFAULT_MAX_WRITE, PAGE_SIZE, requestedFlags, type SessionOptions } from './options.js';
 import { ProtocolError, type DecodedRequest, type Request } from './request.js';
 import { RequestContext } from './context.js';
+import type { ReplySink, RequestHandler } from './sink.js';
 
 /** A thrown value as text, whatever it is (no prototype, throwing toString…). */
 function describe(e: unknown): string {
@@ -39,20 +46,12 @@ function describe(e: unknown): string {
   }
 }
 
-/** What the loop needs from a transport (the /dev/fuse device or a test double). */
-export interface Channel {
-  /** One request into buf; its length, or a negative errno. */
-  read(buf: Buffer): number;
-  /** One reply; 0 or a negative errno. */
-  write(buf: Buffer, len: number): number;
-  pollAsync(timeoutMs: number): Promise<number>;
-  setNonblocking(on: boolean): void;
-  /** Sleep until readable or timeout (0 on timeout); lets a loop own its thread. */
-  pollSync?(timeoutMs: number): number;
+/** What a transport offers the filesystem beyond carrying requests (all optional). */
+export interface TransportServices {
   /** FUSE passthrough backing files (the /dev/fuse device has them). */
   backingOpen?(fd: number): number;
   backingClose?(id: number): void;
-  /** st_dev of the mount this channel serves, when it is a FUSE mount on this host. */
+  /** st_dev of the mount this transport serves, when it is a FUSE mount on this host. */
   readonly mountDevice?: DeviceNumber;
 }
 
@@ -68,28 +67,31 @@ const CONTINUING_OPS: ReadonlySet<string> = new Set([
   'getlk', 'setlk', 'bmap', 'ioctl', 'poll', 'lseek', 'copyFileRange', 'fallocate', 'flush',
 ]);
 
+/** Where replies go outside a request (never used: every send happens within one). */
+const NO_SINK: ReplySink = {
+  reply: () => -E.EIO!,
+  none: () => undefined,
+};
+
 const defaultLog: Log = (level, msg) => {
   if (level !== 'debug') process.stderr.write(`passthroughfs: ${level}: ${msg}\n`);
 };
 
 /** Kernel page count cap (fs.fuse.max_pages_limit default). */
 const MAX_PAGES_LIMIT = 256;
-/** A thread-owning loop lets the event loop run this often while idle… */
-const PARK_MS = 200;
-/** …and under sustained load. */
-const YIELD_MS = 50;
 
 interface Pending {
   ctx: RequestContext;
-  /** The request buffer this request still refers to. */
-  inBuf: Buffer;
+  /** Where its reply goes. */
+  sink: ReplySink;
   /** The reply buffer it fills, for read and readdir. */
   outBuf: Buffer | undefined;
 }
 
-export class Server {
+export class Server implements RequestHandler {
   private readonly fs: FileSystem;
-  private readonly log: Log;
+  /** The session's log (transports log through it too). */
+  readonly log: Log;
   private readonly debug: boolean;
   private readonly requested: bigint;
   readonly bufSize: number;
@@ -99,21 +101,32 @@ export class Server {
   conn: ConnectionInfo | undefined;
   private setxattrExt = false;
 
-  private inBuf: Buffer;
-  private readonly spareIn: Buffer[] = [];
   /** Reply buffer for synchronous replies; read/readdir results are built in place here. */
   private out: Buffer;
   private readonly spareOut: Buffer[] = [];
   private dirbuf = new DirBuffer();
   private readonly pending = new Map<bigint, Pending>();
-  private settled: (() => void) | undefined;
-  private pollInFlight: Promise<number> | undefined;
-  private stopping = false;
-  private destroyed = false;
+  /** Woken whenever an async request is answered. */
+  private waiters: (() => void)[] = [];
+  /** The sink of the request being handled (or of the async one being answered). */
+  private sink: ReplySink = NO_SINK;
+  /** The request being handled went async and keeps its buffer. */
+  private kept = false;
+  /** The request being handled has been answered (or said to have no answer). */
+  private answered = false;
+  /** The filesystem was initialised and not destroyed since. */
+  private live = false;
+  /** A DESTROY's filesystem teardown in progress (a new INIT waits for it). */
+  private destroying: Promise<void> | undefined;
+  /**
+   * The connection cannot go on (a kernel too old to speak to): the transport
+   * should stop reading.
+   */
+  stopRequested = false;
   /** Requests answered, for statistics. */
   served = 0;
 
-  constructor(fs: FileSystem, private readonly chan: Channel, private readonly opts: SessionOptions = {}) {
+  constructor(fs: FileSystem, private readonly transport: TransportServices = {}, private readonly opts: SessionOptions = {}) {
     this.fs = fs;
     this.log = opts.log ?? defaultLog;
     this.debug = opts.debug ?? false;
@@ -122,7 +135,6 @@ export class Server {
     const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, MAX_PAGES_LIMIT * PAGE_SIZE);
     // A request is at most header + write_in + max_write; the kernel insists the read buffer is at least that.
     this.bufSize = Math.max(maxWrite + PAGE_SIZE, 2 * PAGE_SIZE);
-    this.inBuf = Buffer.allocUnsafe(this.bufSize);
     this.out = Buffer.allocUnsafe(Math.max(maxWrite, MAX_PAGES_LIMIT * PAGE_SIZE) + PAGE_SIZE);
   }
 
@@ -137,11 +149,12 @@ export class Server {
     this.minor = conn.minor;
     this.conn = conn;
     this.setxattrExt = (conn.want & InitFlag.SETXATTR_EXT) !== 0n;
+    this.live = true;
     await this.fs.init?.(conn, this.services(conn));
   }
 
   private services(conn: ConnectionInfo): SessionServices {
-    const chan = this.chan;
+    const chan = this.transport;
     const mountDevice = chan.mountDevice;
     const log = this.log;
     if ((conn.want & InitFlag.PASSTHROUGH) === 0n || !chan.backingOpen || !chan.backingClose) return { mountDevice, log };
@@ -153,92 +166,28 @@ export class Server {
     return this.pending.size;
   }
 
+  /** Wait until no request is in flight. */
+  async settle(): Promise<void> {
+    await this.settleOf(() => this.pending.size === 0);
+  }
+
+  private async settleOf(done: () => boolean): Promise<void> {
+    while (!done()) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
   /**
-   * Serve until the connection ends (ENODEV: unmounted or aborted) or stop()
-   * is called.
-   *
-   * With `ownThread`, the loop owns its thread: while idle it sleeps in
-   * poll(2) rather than in the event loop, so a request costs no event-loop
-   * turn and no thread hop. It still lets the event loop run every
-   * PARK_MS while idle and every YIELD_MS under load, so signal handlers,
-   * timers and async methods keep working (on the main thread too). Without
-   * it, the loop waits for requests on the thread pool and yields often:
-   * for filesystems that share their thread with other work.
+   * The transport is done (connection gone): wait for requests in flight,
+   * then destroy the filesystem unless DESTROY did.
    */
-  async run(ownThread = false): Promise<void> {
-    const chan = this.chan;
-    chan.setNonblocking(true);
-    const park = ownThread && chan.pollSync !== undefined;
-    let sinceYield = 0;
-    let lastYield = performance.now();
-    const yieldNow = async () => {
-      sinceYield = 0;
-      lastYield = performance.now();
-      await new Promise<void>((r) => setImmediate(r));
-    };
-    // When requests come one at a time, each read would fail with EAGAIN
-    // before the poll; so after a wait, poll first (two syscalls a request,
-    // not three), probing every few requests whether a queue has built up.
-    let pollFirst = false;
-    let probe = 0;
-    for (;;) {
-      if (this.stopping) break;
-      const polled = pollFirst && park && this.pending.size === 0 && (++probe & 7) !== 0;
-      if (polled) {
-        const r = chan.pollSync!(PARK_MS);
-        if (r === 0) await yieldNow();
-        if (r <= 0) continue;
-      }
-      const n = chan.read(this.inBuf);
-      if (n > 0) {
-        if (!polled) pollFirst = false;
-        this.handle(this.inBuf, n);
-        // Let promise continuations (async replies) run.
-        if (this.pending.size > 0) await null;
-        if (++sinceYield >= 64 && (!park || performance.now() - lastYield > YIELD_MS)) await yieldNow();
-        continue;
-      }
-      if (n === -E.EAGAIN!) {
-        if (park && this.pending.size === 0) {
-          pollFirst = true;
-          if (chan.pollSync!(PARK_MS) === 0) await yieldNow();
-        } else {
-          await this.waitReadableOrSettled();
-        }
-        continue;
-      }
-      if (n === -E.EINTR! || n === -E.ENOENT!) continue; // interrupted read / request vanished
-      if (n === -E.ENODEV! || n === -E.ECONNABORTED!) break; // connection is gone
-      this.log('error', `reading /dev/fuse: ${errnoName(-n)}`);
-      break;
-    }
-    await this.drain();
-    await this.callDestroy();
+  async end(): Promise<void> {
+    await this.settle();
+    await this.destroying;
+    await this.destroyFs();
   }
 
-  /** Ask the loop to stop after the current request. */
-  stop(): void {
-    this.stopping = true;
-  }
-
-  private async waitReadableOrSettled(): Promise<void> {
-    this.pollInFlight ??= this.chan.pollAsync(-1).finally(() => {
-      this.pollInFlight = undefined;
-    });
-    if (this.pending.size === 0) {
-      await this.pollInFlight;
-      return;
-    }
-    await Promise.race([this.pollInFlight, new Promise<void>((r) => (this.settled = r))]);
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending.size > 0) await new Promise<void>((r) => (this.settled = r));
-  }
-
-  private async callDestroy(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
+  private async destroyFs(): Promise<void> {
+    if (!this.live) return;
+    this.live = false;
     try {
       await this.fs.destroy?.();
     } catch (e) {
@@ -246,8 +195,42 @@ export class Server {
     }
   }
 
-  /** Decode and answer one request held in buf[0, len). Never throws. */
-  handle(buf: Buffer, len: number): void {
+  /**
+   * DESTROY: the session is over; the filesystem is torn down and the
+   * protocol is ready for a new INIT. The kernel sends it last, with nothing
+   * else in flight.
+   */
+  private destroy(u: bigint): void {
+    this.ok(u);
+    this.minor = 0;
+    this.conn = undefined;
+    this.setxattrExt = false;
+    // Only what was in flight before it: an INIT after it waits for this teardown.
+    const before = [...this.pending.keys()];
+    const done = () => before.every((u) => !this.pending.has(u));
+    this.destroying = this.settleOf(done).then(() => this.destroyFs()).finally(() => (this.destroying = undefined));
+  }
+
+  /**
+   * Decode and answer one request held in buf[0, len), through `sink`
+   * (exactly once: a reply, or none()). Never throws. True when the request
+   * went async and still refers to `buf` (see RequestHandler).
+   */
+  handle(buf: Buffer, len: number, sink: ReplySink): boolean {
+    this.sink = sink;
+    this.kept = false;
+    this.answered = false;
+    try {
+      this.decodeAndDispatch(buf, len);
+    } finally {
+      // Whatever path was taken (no reply due, a dropped duplicate), the transport learns the request is done.
+      if (!this.kept && !this.answered) sink.none();
+      this.sink = NO_SINK;
+    }
+    return this.kept;
+  }
+
+  private decodeAndDispatch(buf: Buffer, len: number): void {
     let d: DecodedRequest;
     try {
       d = decodeRequest(buf, len, this.minor, { setxattrExt: this.setxattrExt });
@@ -282,14 +265,16 @@ export class Server {
 
   private send(len: number, unique: bigint, buf: Buffer = this.out): void {
     writeOutHeader(buf, len, 0, unique);
-    const r = this.chan.write(buf, len);
+    this.answered = true;
+    const r = this.sink.reply(buf, len);
     this.served++;
     if (r < 0 && r !== -E.ENOENT!) this.log('warn', `writing reply: ${errnoName(-r)}`);
   }
 
   private sendError(unique: bigint, errno: number): void {
     writeOutHeader(this.out, OUT_HEADER_SIZE, -errno, unique);
-    const r = this.chan.write(this.out, OUT_HEADER_SIZE);
+    this.answered = true;
+    const r = this.sink.reply(this.out, OUT_HEADER_SIZE);
     this.served++;
     if (r < 0 && r !== -E.ENOENT! && r !== -E.ENODEV!) this.log('warn', `writing error reply: ${errnoName(-r)}`);
   }
@@ -325,34 +310,38 @@ export class Server {
       return;
     }
     const unique = ctx.unique;
-    const p: Pending = { ctx, inBuf: this.inBuf, outBuf: lendOut ? this.out : undefined };
+    const p: Pending = { ctx, sink: this.sink, outBuf: lendOut ? this.out : undefined };
     this.pending.set(unique, p);
-    this.inBuf = this.spareIn.pop() ?? Buffer.allocUnsafe(this.bufSize);
+    this.kept = true;
     if (lendOut) this.out = this.spareOut.pop() ?? Buffer.allocUnsafe(this.out.length);
+    // Answered from a promise callback, outside any handle(): the reply goes to this request's own sink.
+    const answer = (fn: () => void) => {
+      this.pending.delete(unique);
+      this.sink = p.sink;
+      try {
+        fn();
+      } finally {
+        this.sink = NO_SINK;
+        this.release(p);
+      }
+    };
     result.then(
-      (v) => {
-        this.pending.delete(unique);
+      (v) => answer(() => {
         try {
           encode(v, p.outBuf ?? this.out);
         } catch (e) {
           this.replyError(unique, e, op);
         }
-        this.release(p);
-      },
-      (e) => {
-        this.pending.delete(unique);
-        this.replyError(unique, e, op);
-        this.release(p);
-      },
+      }),
+      (e) => answer(() => this.replyError(unique, e, op)),
     );
   }
 
   private release(p: Pending): void {
-    if (this.spareIn.length < 4) this.spareIn.push(p.inBuf);
     if (p.outBuf && this.spareOut.length < 2) this.spareOut.push(p.outBuf);
-    const s = this.settled;
-    this.settled = undefined;
-    s?.();
+    const w = this.waiters;
+    this.waiters = [];
+    for (const wake of w) wake();
   }
 
   private entry = (unique: bigint) => (e: Entry) => {
@@ -375,13 +364,19 @@ export class Server {
     const r = d.req;
     const u = h.unique;
     const fs = this.fs;
+    const noReply = r.op === 'forget' || r.op === 'batchForget' || r.op === 'interrupt' || r.op === 'notifyReply';
     if (this.minor === 0 && r.op !== 'init') {
       this.log('warn', `${r.op} before INIT`);
-      return this.sendError(u, E.EIO!);
+      // Those get no reply ever; the rest an error (between a DESTROY and the next INIT too).
+      return noReply ? undefined : this.sendError(u, E.EIO!);
     }
     if (r.op === 'forget' || r.op === 'batchForget') return this.forget(r, h.nodeid);
     if (r.op === 'interrupt') return this.interrupt(r.target);
-    if (r.op === 'notifyReply') return this.onNotifyReply?.(u, h.nodeid, r.offset, r.data);
+    if (r.op === 'notifyReply') {
+      // The data is a view into the request buffer: the receiver copies what it keeps.
+      this.onNotifyReply?.(u, h.nodeid, r.offset, r.data);
+      return;
+    }
 
     const only = this.opts.onlyUids;
     if (only && !only.includes(h.uid) && !CONTINUING_OPS.has(r.op)) return this.sendError(u, E.EACCES!);
@@ -400,9 +395,7 @@ export class Server {
       case 'init':
         return this.init(u, r);
       case 'destroy':
-        this.ok(u);
-        this.stopping = true;
-        return;
+        return this.destroy(u);
       case 'lookup':
         if (!fs.lookup) return nosys();
         return call(fs.lookup(ctx, node, r.name), this.entry(u));
@@ -619,7 +612,7 @@ export class Server {
     if (r.major < 7) {
       this.log('error', `kernel FUSE protocol ${r.major}.${r.minor} is too old`);
       this.sendError(u, E.EPROTO!);
-      this.stopping = true;
+      this.stopRequested = true;
       return;
     }
     if (r.major > FUSE_KERNEL_VERSION) {
@@ -662,13 +655,17 @@ export class Server {
     this.setxattrExt = (want & InitFlag.SETXATTR_EXT) !== 0n;
     const conn: ConnectionInfo = { minor, capable, want, maxWrite, maxReadahead, maxPages: out.maxPages, timeGran: out.timeGran };
     this.conn = conn;
+    this.live = true;
     const reply = () => {
       this.send(writeInitOut(this.out, OUT_HEADER_SIZE, out, kernelMinor), u);
       this.onInit?.(conn);
     };
-    if (!this.fs.init) return reply();
+    const fsInit = this.fs.init?.bind(this.fs);
+    if (!fsInit && !this.destroying) return reply();
     const ctx = new RequestContext({ unique: u, nodeid: 0n, uid: 0, gid: 0, pid: 0, len: 0, opcode: Opcode.INIT, extLen: 0 }, {}, r);
-    this.finish(ctx, 'init', this.fs.init(conn, this.services(conn)), reply);
+    // After a DESTROY, the filesystem is initialised again once its teardown is done.
+    const res = this.destroying ? this.destroying.then(() => fsInit?.(conn, this.services(conn))) : fsInit!(conn, this.services(conn));
+    this.finish(ctx, 'init', res, reply);
   }
 }
 

@@ -1,13 +1,15 @@
 /**
- * A mounted FUSE filesystem: the device, the mount, the request loop and
- * notifications, with a clean end on unmount or signal.
+ * A mounted FUSE filesystem: the device, the mount, the protocol, the
+ * /dev/fuse request loop and notifications, with a clean end on unmount or
+ * signal.
  */
 import type { FileSystem } from '../fs/filesystem.js';
-import { FuseDevice } from '../transport/fusedev.js';
+import { FuseDevice } from '../transport/fusedev/device.js';
 import { isMountPoint, mountFuse, unmountFuseAsync, type MountOptions } from './mount.js';
 import { Notifier } from './notify.js';
 import type { SessionOptions } from './options.js';
 import { Server } from './server.js';
+import { FuseDevLoop } from '../transport/fusedev/loop.js';
 
 export interface MountConfig {
   mount?: MountOptions;
@@ -17,12 +19,14 @@ export interface MountConfig {
 export class FuseSession {
   readonly server: Server;
   readonly notify: Notifier;
+  private readonly loop: FuseDevLoop;
   private serving: Promise<void> | undefined;
   private unmounted = false;
   private signalHandler: (() => void) | undefined;
 
   private constructor(readonly fs: FileSystem, readonly device: FuseDevice, readonly mountpoint: string, opts: SessionOptions) {
     this.server = new Server(fs, device, opts);
+    this.loop = new FuseDevLoop(this.server, device, this.server.log);
     this.notify = new Notifier(device, this.server.bufSize);
     this.server.onNotifyReply = (u, n, o, d) => this.notify.onReply(u, n, o, d);
   }
@@ -43,7 +47,7 @@ export class FuseSession {
    * and the event loop stays fully responsive.
    */
   serve(opts: { ownThread?: boolean } = {}): Promise<void> {
-    this.serving ??= this.server.run(opts.ownThread ?? false).finally(() => {
+    this.serving ??= this.loop.run(opts.ownThread ?? false).finally(() => {
       this.removeSignalHandlers();
       this.device.close();
     });

@@ -2,10 +2,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import type { ConnectionInfo, DeviceNumber, FileSystem } from '../fs/filesystem.js';
-import { FuseDevice } from '../transport/fusedev.js';
+import { FuseDevice } from '../transport/fusedev/device.js';
 import { stderrLog, type LogLevel } from './log.js';
 import type { SessionOptions } from './options.js';
 import { Server } from './server.js';
+import { FuseDevLoop } from '../transport/fusedev/loop.js';
 import type { WorkerSpec } from './worker.js';
 
 
@@ -27,4 +28,4 @@ const server = new Server(fs, dev, { ...opts, log, debug: opts.logLevel === 'deb
 if (conn) await server.adopt(conn);
 else server.onInit = (c) => parentPort?.postMessage({ type: 'init', conn: c });
 parentPort?.postMessage({ type: 'ready' });
-await server.run(true);
+await new FuseDevLoop(server, dev, log).run(true);

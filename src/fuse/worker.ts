@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ConnectionInfo } from '../fs/filesystem.js';
-import type { FuseDevice } from '../transport/fusedev.js';
+import type { FuseDevice } from '../transport/fusedev/device.js';
 import type { SessionOptions } from './options.js';
 
 export interface WorkerSpec {

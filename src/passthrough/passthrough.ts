@@ -131,16 +131,7 @@ export class PassthroughFs implements FileSystem {
     this.mounts = new MountTable(opts.inodeFileHandles, this.budget);
     this.inodes = new InodeStore(this.budget, this.mounts);
     this.handles = new HandleTable(this.budget);
-    // The first inode held takes slot 1: the root.
-    let root: Inode;
-    try {
-      root = this.hold(this.openPath(AT_FDCWD, opts.source, O_DIRECTORY | O_NOFOLLOW));
-    } catch (e) {
-      if (e instanceof SysError && e.errno === E.EOPNOTSUPP && opts.inodeFileHandles === 'mandatory') {
-        throw new Error(`--inode-file-handles=mandatory: ${opts.source}: ${e.message.replace(/^inode file handles: /, '')}`);
-      }
-      throw e;
-    }
+    const root = this.makeRoot();
     this.inos = new InoMap(root.devMajor, root.devMinor);
     // The caller's umask is applied by the host, per request (DONT_MASK), so
     // that a parent's default ACL can override it as it does natively. That
@@ -160,7 +151,25 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
+  /**
+   * The root inode, from the source path: the first inode held, so it takes
+   * slot 1. Made at construction (so a source that cannot be served fails
+   * at start-up) and again on an INIT after a DESTROY.
+   */
+  private makeRoot(): Inode {
+    try {
+      return this.hold(this.openPath(AT_FDCWD, this.opts.source, O_DIRECTORY | O_NOFOLLOW));
+    } catch (e) {
+      if (e instanceof SysError && e.errno === E.EOPNOTSUPP && this.opts.inodeFileHandles === 'mandatory') {
+        throw new Error(`--inode-file-handles=mandatory: ${this.opts.source}: ${e.message.replace(/^inode file handles: /, '')}`);
+      }
+      throw e;
+    }
+  }
+
   init(conn: ConnectionInfo, services: SessionServices): void {
+    // A new session after DESTROY (a guest mounting again) starts from a fresh root.
+    if (this.inodes.size === 0) this.makeRoot();
     if (services.log) {
       this.mounts.setLog(services.log);
       this.budget.log = services.log;
@@ -171,6 +180,7 @@ export class PassthroughFs implements FileSystem {
     this.submounts = this.opts.announceSubmounts && (conn.want & InitFlag.SUBMOUNTS) !== 0n;
   }
 
+  /** The session is over: every fd is closed, the root too (init makes it again). */
   destroy(): void {
     this.aligned.release();
     this.handles.clear();

@@ -21,7 +21,7 @@
  * use.) `--modcaps=+cap:-cap` changes the set as virtiofsd's option does.
  * With --passthrough, SYS_ADMIN stays permitted but not effective: the kernel
  * wants it for FUSE_DEV_IOC_BACKING_OPEN/CLOSE, and the device raises it for
- * those two ioctls only (transport/fusedev.ts).
+ * those two ioctls only (transport/fusedev/device.ts).
  *
  * What is reduced, and what is not. Capabilities are per thread, and Node
  * starts its threads (V8's platform workers, the signal watchdog; libuv's

@@ -7,9 +7,9 @@
 import {
   AT_FDCWD, CAP, F_GETFL, F_SETFL, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, close, fcntl, ioctlPtr, openat, pollAsync,
   pollFd, readRaw, withEffectiveCap, writeRaw,
-} from '../sys/index.js';
-import { DevIoctl } from '../fuse/abi.js';
-import type { DeviceNumber } from '../fs/filesystem.js';
+} from '../../sys/index.js';
+import { DevIoctl } from '../../fuse/abi.js';
+import type { DeviceNumber } from '../../fs/filesystem.js';
 
 export class FuseDevice {
   private readonly arg = Buffer.alloc(16);

@@ -41,7 +41,8 @@ export function markdownTables(rows: Row[]): string {
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
 function pivotTable(phase: string, rows: Row[]): string[] {
-  const ops = unique(rows.map((r) => r.op));
+  // A target may lack some figures: columns keep the order each target gave them in.
+  const ops = mergedOrder(unique(rows.map((r) => r.target)).map((t) => rows.filter((r) => r.target === t).map((r) => r.op)));
   const out = [`### ${phase}`, '', `| target | ${ops.map(cell).join(' | ')} |`, `|---|${ops.map(() => '--:|').join('')}`];
   for (const t of unique(rows.map((r) => r.target))) {
     const v = (op: string) => {
@@ -50,6 +51,20 @@ function pivotTable(phase: string, rows: Row[]): string[] {
       return !r ? '—' : Number.isInteger(r.median) ? r.median.toLocaleString('en-US') : fmt(r.median);
     };
     out.push(`| ${cell(t)} | ${ops.map(v).join(' | ')} |`);
+  }
+  return out;
+}
+
+/** One list holding every item of `lists`, each new item placed after the one before it in its list. */
+function mergedOrder(lists: string[][]): string[] {
+  const out: string[] = [];
+  for (const l of lists) {
+    let at = 0;
+    for (const x of l) {
+      const i = out.indexOf(x);
+      if (i >= 0) at = i + 1;
+      else out.splice(at++, 0, x);
+    }
   }
   return out;
 }

@@ -1,5 +1,6 @@
 /** Collected figures, the repeat driver shared by the phases, and the summary rows. */
 import { isMountPoint } from '../src/fuse/mount.js';
+import type { ScaleMode } from './scale.js';
 import { native, referenceFor, ptfsPassthrough, type Target } from './targets.js';
 import { log, median, setAffinity, type Daemon } from './util.js';
 
@@ -31,6 +32,8 @@ export interface Options {
   /** Scale phase: files in the tree walked, files created through the mount per mode. */
   scaleFiles: number;
   scaleCreates: number;
+  /** Scale phase: the inodeFileHandles modes to run, in order. */
+  scaleModes: ScaleMode[];
   /** Scale phase: the server's soft RLIMIT_NOFILE, if lowered. */
   scaleNofile?: number;
   phases: Set<string>;

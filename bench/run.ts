@@ -13,7 +13,7 @@ import { metadata } from './meta.js';
 import { markdownTables, svgChart } from './report.js';
 import { Results, rows, type Ctx, type Options, type Row } from './results.js';
 import { roundTrips } from './roundtrip.js';
-import { scale } from './scale.js';
+import { scale, SCALE_MODES, type ScaleMode } from './scale.js';
 import { ALL_TARGETS, ptfsMissing } from './targets.js';
 import { cleanupAll, log, ROOT } from './util.js';
 
@@ -27,6 +27,7 @@ const HELP = `Usage: npm run bench -- [options]
   --scale-files=N     files in the scale phase's tree (default 1000000; smoke: 3000)
   --scale-creates=M   files the scale phase creates through the mount per mode (default 50000; smoke: 1500)
   --scale-nofile=N    the scale phase's server runs with soft RLIMIT_NOFILE N (default: as inherited; smoke: 1000)
+  --scale-modes=LIST  inodeFileHandles modes the scale phase runs: ${SCALE_MODES.join(',')} (default all)
   --duration=MS       measuring window per round-trip configuration (default 1500)
   --fio-size=SIZE     fio file size, e.g. 1G, 256M (default 1G)
   --fio-runtime=S     time limit per fio job, seconds (default 5)
@@ -67,8 +68,10 @@ function parse(argv: string[]): { opts: Options; dir: string; json: string; svg:
   const only = kv.get('only');
   const phases = new Set(only ? only.split(',') : Object.keys(PHASES));
   for (const p of phases) if (!PHASES[p]) throw new Error(`unknown phase "${p}" (phases: ${Object.keys(PHASES).join(', ')})`);
-  const known = ['smoke', 'repeat', 'files', 'tree-files', 'scale-files', 'scale-creates', 'scale-nofile', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
+  const known = ['smoke', 'repeat', 'files', 'tree-files', 'scale-files', 'scale-creates', 'scale-nofile', 'scale-modes', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
   for (const k of kv.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k} (try --help)`);
+  const scaleModes = (kv.get('scale-modes') || SCALE_MODES.join(',')).split(',') as ScaleMode[];
+  for (const m of scaleModes) if (!SCALE_MODES.includes(m)) throw new Error(`unknown --scale-modes value "${m}" (${SCALE_MODES.join(', ')})`);
   const opts: Options = {
     smoke,
     repeat: num('repeat', smoke ? 1 : 5),
@@ -78,6 +81,7 @@ function parse(argv: string[]): { opts: Options; dir: string; json: string; svg:
     scaleFiles: num('scale-files', smoke ? 3000 : 1_000_000),
     scaleCreates: num('scale-creates', smoke ? 1500 : 50_000),
     scaleNofile: kv.has('scale-nofile') || smoke ? num('scale-nofile', 1000) : undefined,
+    scaleModes,
     durationMs: num('duration', smoke ? 200 : 1500),
     fioSize: size(kv.get('fio-size') ?? (smoke ? '16M' : '1G')),
     fioRuntime: num('fio-runtime', smoke ? 1 : 5),

@@ -13,10 +13,21 @@ export function fmt(v: number): string {
 
 const ratio = (r: number | undefined) => (r === undefined ? '—' : `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`);
 
+/**
+ * Phases whose figures are counts and sizes of one run per target, not speeds
+ * to compare with native: one table row per target, one column per figure.
+ * They are left out of the chart.
+ */
+const PIVOTED = new Set(['scale']);
+
 /** One Markdown table per phase: value, speed relative to native and to the reference. */
 export function markdownTables(rows: Row[]): string {
   const out: string[] = [];
   for (const phase of unique(rows.map((r) => r.phase))) {
+    if (PIVOTED.has(phase)) {
+      out.push(...pivotTable(phase, rows.filter((x) => x.phase === phase)), '');
+      continue;
+    }
     out.push(`### ${phase}`, '', '| operation | target | median | unit | vs native | vs reference | spread | runs |', '|---|---|--:|---|--:|--:|--:|--:|');
     for (const r of rows.filter((x) => x.phase === phase)) {
       const ref = r.vsRef === undefined ? '—' : `${ratio(r.vsRef)} (${r.reference})`;
@@ -28,6 +39,35 @@ export function markdownTables(rows: Row[]): string {
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+function pivotTable(phase: string, rows: Row[]): string[] {
+  // A target may lack some figures: columns keep the order each target gave them in.
+  const ops = mergedOrder(unique(rows.map((r) => r.target)).map((t) => rows.filter((r) => r.target === t).map((r) => r.op)));
+  const out = [`### ${phase}`, '', `| target | ${ops.map(cell).join(' | ')} |`, `|---|${ops.map(() => '--:|').join('')}`];
+  for (const t of unique(rows.map((r) => r.target))) {
+    const v = (op: string) => {
+      const r = rows.find((x) => x.target === t && x.op === op);
+      // Counts (entries, fds, inodes) as they are; fmt would give 22 fds as "22.0".
+      return !r ? '—' : Number.isInteger(r.median) ? r.median.toLocaleString('en-US') : fmt(r.median);
+    };
+    out.push(`| ${cell(t)} | ${ops.map(v).join(' | ')} |`);
+  }
+  return out;
+}
+
+/** One list holding every item of `lists`, each new item placed after the one before it in its list. */
+function mergedOrder(lists: string[][]): string[] {
+  const out: string[] = [];
+  for (const l of lists) {
+    let at = 0;
+    for (const x of l) {
+      const i = out.indexOf(x);
+      if (i >= 0) at = i + 1;
+      else out.splice(at++, 0, x);
+    }
+  }
+  return out;
+}
 
 function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)];
@@ -49,7 +89,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  */
 export function svgChart(allRows: Row[], title: string, subtitle: string): string {
   // Native stat is ~10× any FUSE round trip: drawn it would flatten every other bar.
-  const rows = allRows.filter((r) => !(r.target === 'native' && isAbsolute(r.phase)));
+  const rows = allRows.filter((r) => !(r.target === 'native' && isAbsolute(r.phase)) && !PIVOTED.has(r.phase));
   const W = 960, LABEL = 250, BAR_W = 540, BAR_H = 13, GAP = 3;
   const targets = unique(rows.map((r) => r.target));
   const color = new Map(targets.map((t, i) => [t, COLORS[i % COLORS.length]!]));

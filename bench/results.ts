@@ -1,5 +1,6 @@
 /** Collected figures, the repeat driver shared by the phases, and the summary rows. */
 import { isMountPoint } from '../src/fuse/mount.js';
+import type { ScaleMode } from './scale.js';
 import { native, referenceFor, ptfsPassthrough, type Target } from './targets.js';
 import { log, median, setAffinity, type Daemon } from './util.js';
 
@@ -28,6 +29,13 @@ export interface Options {
   pin: boolean;
   /** Metadata phase on the scratch disk instead of a tmpfs. */
   metaDisk: boolean;
+  /** Scale phase: files in the tree walked, files created through the mount per mode. */
+  scaleFiles: number;
+  scaleCreates: number;
+  /** Scale phase: the inodeFileHandles modes to run, in order. */
+  scaleModes: ScaleMode[];
+  /** Scale phase: the server's soft RLIMIT_NOFILE, if lowered. */
+  scaleNofile?: number;
   phases: Set<string>;
 }
 
@@ -172,4 +180,4 @@ export function rows(results: Results, targetsByName: Map<string, Target>): Row[
   return out.sort((a, b) => order(a.phase) - order(b.phase)); // stable: keeps run order within a phase
 }
 
-const PHASE_ORDER = ['round trips', 'daemon', 'metadata', 'data (fio)', 'developer workload'];
+const PHASE_ORDER = ['round trips', 'daemon', 'metadata', 'data (fio)', 'developer workload', 'scale'];

@@ -1,7 +1,7 @@
 /**
  * Benchmark harness entry point. Run `npm run bench -- --help` for options.
  * Phases: round trips (null filesystem + daemons), metadata, data (fio),
- * developer workload. See docs/benchmarks.md.
+ * developer workload, scale (inodes beyond the descriptor limit). See docs/benchmarks.md.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
@@ -13,16 +13,21 @@ import { metadata } from './meta.js';
 import { markdownTables, svgChart } from './report.js';
 import { Results, rows, type Ctx, type Options, type Row } from './results.js';
 import { roundTrips } from './roundtrip.js';
+import { scale, SCALE_MODES, type ScaleMode } from './scale.js';
 import { ALL_TARGETS, ptfsMissing } from './targets.js';
 import { cleanupAll, log, ROOT } from './util.js';
 
-const PHASES: Record<string, (ctx: Ctx) => Promise<void>> = { roundtrip: roundTrips, meta: metadata, data, dev: devWorkload };
+const PHASES: Record<string, (ctx: Ctx) => Promise<void>> = { roundtrip: roundTrips, meta: metadata, data, dev: devWorkload, scale };
 
 const HELP = `Usage: npm run bench -- [options]
   --smoke             quick run for CI (< 60 s): tiny sizes, 1 repeat, no cold fio, no references, no chart
   --repeat=R          alternating repeats per target, medians reported (default 5)
   --files=N           files in the metadata phases (default 5000)
   --tree-files=N      files in the developer-workload tree (default 5000)
+  --scale-files=N     files in the scale phase's tree (default 1000000; smoke: 3000)
+  --scale-creates=M   files the scale phase creates through the mount per mode (default 50000; smoke: 1500)
+  --scale-nofile=N    the scale phase's server runs with soft RLIMIT_NOFILE N (default: as inherited; smoke: 1000)
+  --scale-modes=LIST  inodeFileHandles modes the scale phase runs: ${SCALE_MODES.join(',')} (default all)
   --duration=MS       measuring window per round-trip configuration (default 1500)
   --fio-size=SIZE     fio file size, e.g. 1G, 256M (default 1G)
   --fio-runtime=S     time limit per fio job, seconds (default 5)
@@ -63,13 +68,20 @@ function parse(argv: string[]): { opts: Options; dir: string; json: string; svg:
   const only = kv.get('only');
   const phases = new Set(only ? only.split(',') : Object.keys(PHASES));
   for (const p of phases) if (!PHASES[p]) throw new Error(`unknown phase "${p}" (phases: ${Object.keys(PHASES).join(', ')})`);
-  const known = ['smoke', 'repeat', 'files', 'tree-files', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
+  const known = ['smoke', 'repeat', 'files', 'tree-files', 'scale-files', 'scale-creates', 'scale-nofile', 'scale-modes', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
   for (const k of kv.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k} (try --help)`);
+  const scaleModes = (kv.get('scale-modes') || SCALE_MODES.join(',')).split(',') as ScaleMode[];
+  for (const m of scaleModes) if (!SCALE_MODES.includes(m)) throw new Error(`unknown --scale-modes value "${m}" (${SCALE_MODES.join(', ')})`);
   const opts: Options = {
     smoke,
     repeat: num('repeat', smoke ? 1 : 5),
     files: num('files', smoke ? 200 : 5000),
     treeFiles: num('tree-files', smoke ? 300 : 5000),
+    // Smoke: a lowered descriptor limit, so that a few thousand entries already go past it.
+    scaleFiles: num('scale-files', smoke ? 3000 : 1_000_000),
+    scaleCreates: num('scale-creates', smoke ? 1500 : 50_000),
+    scaleNofile: kv.has('scale-nofile') || smoke ? num('scale-nofile', 1000) : undefined,
+    scaleModes,
     durationMs: num('duration', smoke ? 200 : 1500),
     fioSize: size(kv.get('fio-size') ?? (smoke ? '16M' : '1G')),
     fioRuntime: num('fio-runtime', smoke ? 1 : 5),
@@ -91,7 +103,9 @@ function machine() {
 
 function headerLine(m: ReturnType<typeof machine>, opts: Options): string {
   return `${m.date.slice(0, 10)} · ${m.cpu} · ${m.nproc} CPUs · Linux ${m.kernel} · node ${m.node}` +
-    ` · repeat ${opts.repeat} · files ${opts.files} · tree ${opts.treeFiles} · fio ${opts.fioSize / 2 ** 20} MiB${opts.pin ? ' · pinned to CPU 0' : ''}`;
+    ` · repeat ${opts.repeat} · files ${opts.files} · tree ${opts.treeFiles} · fio ${opts.fioSize / 2 ** 20} MiB${opts.pin ? ' · pinned to CPU 0' : ''}` +
+    // phases is a Set here and an array in a results file; older files have no scale figures.
+    ([...opts.phases].includes('scale') && opts.scaleFiles ? ` · scale ${opts.scaleFiles} files${opts.scaleNofile ? `, nofile ${opts.scaleNofile}` : ''}` : '');
 }
 
 function writeSvg(svg: string, table: Row[], header: string): void {

@@ -37,9 +37,19 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/**
+ * Have cleanupAll() unmount `mnt` (a tmpfs a phase mounted, say) if it is
+ * still mounted then. Daemons started with startDaemon() are tracked already.
+ */
+export function trackMount(mnt: string): void {
+  mounted.add(mnt);
+}
+
 /** Unmount everything we mounted and kill what we started. Synchronous: usable from signal handlers. */
 export function cleanupAll(): void {
-  for (const m of mounted) forceUnmount(m);
+  // Newest first: a FUSE mount serving from a tmpfs mounted before it goes
+  // before that tmpfs, which would otherwise be busy.
+  for (const m of [...mounted].reverse()) forceUnmount(m);
   for (const c of live) {
     try {
       c.kill('SIGKILL');
@@ -49,7 +59,8 @@ export function cleanupAll(): void {
   }
 }
 
-function forceUnmount(mnt: string): void {
+/** Unmount `mnt` (lazily if busy) and stop tracking it once it is gone. */
+export function forceUnmount(mnt: string): void {
   if (isMountPoint(mnt)) spawnSync('umount', [mnt]);
   if (isMountPoint(mnt)) spawnSync('umount', ['-l', mnt]);
   if (!isMountPoint(mnt)) mounted.delete(mnt);
@@ -95,6 +106,7 @@ export async function runOk(cmd: string, args: string[], opts: { timeoutMs: numb
 
 export interface Daemon {
   pid: number;
+  child: ChildProcess;
   mountpoint: string;
   /** ms from spawn to the mount appearing in /proc/self/mountinfo. */
   startupMs: number;
@@ -107,11 +119,15 @@ export interface Daemon {
   output(): string;
 }
 
-/** Spawn a FUSE daemon that stays in the foreground and wait for `mnt` to be mounted. */
-export async function startDaemon(cmd: string, args: string[], mnt: string, timeoutMs = 15000): Promise<Daemon> {
+/**
+ * Spawn a FUSE daemon that stays in the foreground and wait for `mnt` to be
+ * mounted. `ipc`: give it a Node IPC channel (child.send / 'message').
+ */
+export async function startDaemon(cmd: string, args: string[], mnt: string, opts: { timeoutMs?: number; ipc?: boolean } = {}): Promise<Daemon> {
+  const timeoutMs = opts.timeoutMs ?? 15000;
   if (isMountPoint(mnt)) throw new Error(`${mnt} is already a mount point`);
   const t0 = process.hrtime.bigint();
-  const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(cmd, args, { stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-8000)));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-8000)));
@@ -120,6 +136,7 @@ export async function startDaemon(cmd: string, args: string[], mnt: string, time
   const pid = child.pid!;
   const d: Daemon = {
     pid,
+    child,
     mountpoint: mnt,
     startupMs: 0,
     rssMiB() {

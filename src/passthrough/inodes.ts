@@ -30,6 +30,8 @@ import { handleScratch, type Mount, type MountTable } from './mounts.js';
 
 /** Cached fds eviction leaves alone: the ones a request may be using. */
 const MIN_CACHED = 8;
+/** Slot arrays shorter than this are never compacted. */
+const COMPACT_MIN = 4096;
 
 export class Inode {
   /** Lookups the kernel holds. */
@@ -75,7 +77,14 @@ function inoKey(lo: number, hi: number): number {
 export class InodeStore {
   private readonly slots: (Inode | undefined)[] = [undefined];
   private readonly generations: number[] = [0];
-  private readonly free: number[] = [];
+  private free: number[] = [];
+  /**
+   * Generations of slots given up by compact() start above this, so a node
+   * id is never given out again with a generation it had before.
+   */
+  private generationFloor = 0;
+  /** Inodes freed since the last compact(): it runs only once these pay for its scan. */
+  private freedSinceCompact = 0;
   private readonly index = new Map<number, Inode>();
   private count = 0;
   /** LRU of handle inodes holding an fd: oldest … newest. */
@@ -146,8 +155,8 @@ export class InodeStore {
    * entry's: pinned without a handle, cached with one. `sx` holds its statx.
    */
   insert(fd: number, type: number, sx: Buffer, mount: Mount, handle: string | undefined): Inode {
-    const slot = this.free.pop() ?? this.slots.length;
-    const gen = (this.generations[slot] ?? -1) + 1;
+    const slot = this.freeSlot();
+    const gen = Math.max((this.generations[slot] ?? -1) + 1, this.generationFloor);
     this.generations[slot] = gen;
     const inode = new Inode(
       BigInt(slot), BigInt(gen), fd, type,
@@ -213,6 +222,45 @@ export class InodeStore {
     this.unindex(inode);
     this.closeFd(inode);
     this.mounts.release(inode.mount);
+    const len = this.slots.length;
+    if (++this.freedSinceCompact >= this.count && this.count * 4 < len && len > COMPACT_MIN) this.compact();
+  }
+
+  /**
+   * A slot to use: from the free list (skipping entries compact() left there
+   * for slots it gave up, or that are in use again since), else a new one.
+   */
+  private freeSlot(): number {
+    for (;;) {
+      const i = this.free.pop();
+      if (i === undefined) return this.slots.length;
+      if (i < this.slots.length && this.slots[i] === undefined) return i;
+    }
+  }
+
+  /**
+   * Give back the memory of slots above the highest one in use, once the
+   * kernel has forgotten most inodes (after a walk and a drop of its caches,
+   * the slot, generation and free arrays would otherwise keep their peak
+   * size for good). Node ids in use never change. It runs once a quarter or
+   * less of the slots are in use and as many FORGETs as inodes remain have
+   * come since the last time, so its work (the slots given up, and the free
+   * list once it is mostly stale) is paid for by FORGETs: O(1) each, in a
+   * storm too.
+   */
+  private compact(): void {
+    this.freedSinceCompact = 0;
+    let top = this.slots.length - 1;
+    while (top > 1 && this.slots[top] === undefined) top--;
+    if (top + 1 === this.slots.length) return;
+    for (let i = top + 1; i < this.generations.length; i++) {
+      const g = this.generations[i]!;
+      if (g >= this.generationFloor) this.generationFloor = g + 1;
+    }
+    this.slots.length = top + 1;
+    this.generations.length = top + 1;
+    // Entries above top are skipped by freeSlot(); drop them once they are most of the list.
+    if (this.free.length > 2 * this.slots.length) this.free = this.free.filter((i) => i <= top);
   }
 
   /** Close every fd (on destroy). */
@@ -221,6 +269,7 @@ export class InodeStore {
     this.slots.length = 1;
     this.generations.length = 1;
     this.free.length = 0;
+    this.freedSinceCompact = 0;
     this.index.clear();
     this.count = 0;
     this.mounts.clear();

@@ -20,6 +20,7 @@ import {
 } from '../src/fuse/codec.js';
 import { isMountPoint } from '../src/fuse/mount.js';
 import { Server } from '../src/fuse/server.js';
+import { NO_REPLY_OPCODES, OPCODES } from '../src/fuse/opcodes.js';
 import type { ReplySink } from '../src/fuse/sink.js';
 import { FuseSession } from '../src/fuse/session.js';
 import { errno as E, SysError } from '../src/sys/errno.js';
@@ -33,7 +34,7 @@ import { defaultOptions } from '../src/passthrough/options.js';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const ALL_INIT_FLAGS = Object.values(InitFlag).reduce((a, b) => a | b, 0n);
 /** Requests the kernel expects no reply to (NOTIFY_REPLY: the kernel sends it with noreply set). */
-const NO_REPLY = new Set<number>([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT, Opcode.NOTIFY_REPLY]);
+const NO_REPLY = NO_REPLY_OPCODES;
 
 // ---------------------------------------------------------------------------
 // Server.handle with a fake reply sink (what a transport gives each request)
@@ -961,5 +962,17 @@ describe('DESTROY, then INIT again (a guest unmounting and mounting)', () => {
       pfs.destroy();
       removeTempDir(dir);
     }
+  });
+});
+
+describe('the opcode table (opcodes.ts)', () => {
+  it('covers every opcode of abi.ts but CUSE_INIT, once, with its fuse.h name', () => {
+    const codes = OPCODES.map((o) => o.code);
+    assert.equal(new Set(codes).size, codes.length);
+    for (const [name, code] of Object.entries(Opcode)) {
+      if (code === Opcode.CUSE_INIT) continue;
+      assert.equal(OPCODES.find((o) => o.code === code)?.name, name, name);
+    }
+    assert.deepEqual([...NO_REPLY_OPCODES].map(opcodeName).sort(), ['BATCH_FORGET', 'FORGET', 'INTERRUPT', 'NOTIFY_REPLY']);
   });
 });

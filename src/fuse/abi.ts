@@ -69,6 +69,7 @@ export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
 const opcodeNames: string[] = [];
 for (const [name, n] of Object.entries(Opcode)) opcodeNames[n] = name;
 
+/** fuse.h's name of an opcode (without FUSE_), or OPCODE_n. What each one means to the protocol: opcodes.ts. */
 export function opcodeName(n: number): string {
   return opcodeNames[n] ?? `OPCODE_${n}`;
 }

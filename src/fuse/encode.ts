@@ -3,6 +3,7 @@
  * (hot path, no allocation), and requests as the kernel would send them
  * (tests, fuzzing, clients).
  */
+import { OPCODE_OF_OP, opcodeInfo } from './opcodes.js';
 import type { Attr, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxAttr } from '../fs/types.js';
 import { ViewCache } from '../sys/util.js';
 import {
@@ -448,32 +449,17 @@ class Writer {
   zero(n: number): this { this.room(n); return this; }
 }
 
-const OP_OF_OPCODE: Record<number, Request['op']> = {
-  [Opcode.LOOKUP]: 'lookup', [Opcode.FORGET]: 'forget', [Opcode.GETATTR]: 'getattr', [Opcode.SETATTR]: 'setattr',
-  [Opcode.READLINK]: 'readlink', [Opcode.SYMLINK]: 'symlink', [Opcode.MKNOD]: 'mknod', [Opcode.MKDIR]: 'mkdir',
-  [Opcode.UNLINK]: 'unlink', [Opcode.RMDIR]: 'rmdir', [Opcode.RENAME]: 'rename', [Opcode.LINK]: 'link',
-  [Opcode.OPEN]: 'open', [Opcode.READ]: 'read', [Opcode.WRITE]: 'write', [Opcode.STATFS]: 'statfs',
-  [Opcode.RELEASE]: 'release', [Opcode.FSYNC]: 'fsync', [Opcode.SETXATTR]: 'setxattr', [Opcode.GETXATTR]: 'getxattr',
-  [Opcode.LISTXATTR]: 'listxattr', [Opcode.REMOVEXATTR]: 'removexattr', [Opcode.FLUSH]: 'flush', [Opcode.INIT]: 'init',
-  [Opcode.OPENDIR]: 'opendir', [Opcode.READDIR]: 'readdir', [Opcode.RELEASEDIR]: 'releasedir',
-  [Opcode.FSYNCDIR]: 'fsyncdir', [Opcode.GETLK]: 'getlk', [Opcode.SETLK]: 'setlk', [Opcode.SETLKW]: 'setlk',
-  [Opcode.ACCESS]: 'access', [Opcode.CREATE]: 'create', [Opcode.INTERRUPT]: 'interrupt', [Opcode.BMAP]: 'bmap',
-  [Opcode.DESTROY]: 'destroy', [Opcode.IOCTL]: 'ioctl', [Opcode.POLL]: 'poll', [Opcode.NOTIFY_REPLY]: 'notifyReply',
-  [Opcode.BATCH_FORGET]: 'batchForget', [Opcode.FALLOCATE]: 'fallocate', [Opcode.READDIRPLUS]: 'readdirplus',
-  [Opcode.RENAME2]: 'rename', [Opcode.LSEEK]: 'lseek', [Opcode.COPY_FILE_RANGE]: 'copyFileRange',
-  [Opcode.SETUPMAPPING]: 'setupmapping', [Opcode.REMOVEMAPPING]: 'removemapping', [Opcode.SYNCFS]: 'syncfs',
-  [Opcode.TMPFILE]: 'tmpfile', [Opcode.STATX]: 'statx', [Opcode.COPY_FILE_RANGE_64]: 'copyFileRange',
-};
-
 /** The opcode the kernel uses for `req` (RENAME2 when rename has flags, SETLKW when sleeping...). */
 export function requestOpcode(req: Request): number {
   switch (req.op) {
     case 'rename': return req.flags !== 0 ? Opcode.RENAME2 : Opcode.RENAME;
     case 'setlk': return req.sleep ? Opcode.SETLKW : Opcode.SETLK;
     case 'copyFileRange': return req.wide ? Opcode.COPY_FILE_RANGE_64 : Opcode.COPY_FILE_RANGE;
-    default:
-      for (const k in OP_OF_OPCODE) if (OP_OF_OPCODE[k] === req.op) return Number(k);
-      throw new TypeError(`unknown request op ${(req as { op: string }).op}`);
+    default: {
+      const code = OPCODE_OF_OP.get(req.op);
+      if (code === undefined) throw new TypeError(`unknown request op ${(req as { op: string }).op}`);
+      return code;
+    }
   }
 }
 
@@ -508,7 +494,7 @@ function extArea(w: Writer, ext: RequestExt): void {
 export function encodeRequest(
   h: Omit<InHeader, 'len' | 'extLen'>, req: Request, minor: number, ext?: RequestExt, opts?: DecodeOptions,
 ): Buffer {
-  if (OP_OF_OPCODE[h.opcode] !== req.op) throw new TypeError(`opcode ${h.opcode} does not carry a '${req.op}' request`);
+  if (opcodeInfo(h.opcode)?.op !== req.op) throw new TypeError(`opcode ${h.opcode} does not carry a '${req.op}' request`);
   const w = new Writer();
   w.zero(IN_HEADER_SIZE);
   switch (req.op) {

@@ -36,6 +36,7 @@ import { DEFAULT_MAX_WRITE, PAGE_SIZE, requestedFlags, type SessionOptions } fro
 import { ProtocolError, type DecodedRequest, type Request } from './request.js';
 import { RequestContext } from './context.js';
 import type { ReplySink, RequestHandler } from './sink.js';
+import { NO_REPLY_OPCODES } from './opcodes.js';
 
 /** A thrown value as text, whatever it is (no prototype, throwing toString…). */
 function describe(e: unknown): string {
@@ -256,8 +257,8 @@ export class Server implements RequestHandler {
     const opcode = buf.readUInt32LE(4);
     const unique = buf.readBigUInt64LE(8);
     if (errno !== E.ENOSYS) this.log('warn', `malformed ${opcodeName(opcode)} request (unique ${unique}): ${e instanceof Error ? e.message : describe(e)}`);
-    // FORGET and INTERRUPT never get replies; a reply would confuse the kernel.
-    if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET || opcode === Opcode.INTERRUPT) return;
+    // FORGET, INTERRUPT and the like never get replies; a reply would confuse the kernel.
+    if (NO_REPLY_OPCODES.has(opcode)) return;
     this.sendError(unique, errno);
   }
 
@@ -364,7 +365,7 @@ export class Server implements RequestHandler {
     const r = d.req;
     const u = h.unique;
     const fs = this.fs;
-    const noReply = r.op === 'forget' || r.op === 'batchForget' || r.op === 'interrupt' || r.op === 'notifyReply';
+    const noReply = NO_REPLY_OPCODES.has(h.opcode);
     if (this.minor === 0 && r.op !== 'init') {
       this.log('warn', `${r.op} before INIT`);
       // Those get no reply ever; the rest an error (between a DESTROY and the next INIT too).

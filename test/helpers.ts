@@ -1,6 +1,6 @@
 /** Test scaffolding: temp dirs and FUSE daemons started as child processes, always cleaned up. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,4 +115,12 @@ export function errnoOf(fn: () => unknown): string {
     if (typeof code !== 'string') throw e;
     return code;
   }
+}
+
+/** What a FileSystem.read returned, as the bytes read into `buf` (a FileRange is read with pread, as the protocol does). */
+export function readResult(r: number | Buffer | { fd: number; offset: number; length: number }, buf: Buffer): Buffer {
+  if (typeof r === 'number') return buf.subarray(0, r);
+  if (Buffer.isBuffer(r)) return r;
+  const n = readSync(r.fd, buf, 0, Math.min(r.length, buf.length), r.offset);
+  return buf.subarray(0, n);
 }

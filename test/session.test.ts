@@ -976,3 +976,51 @@ describe('the opcode table (opcodes.ts)', () => {
     assert.deepEqual([...NO_REPLY_OPCODES].map(opcodeName).sort(), ['BATCH_FORGET', 'FORGET', 'INTERRUPT', 'NOTIFY_REPLY']);
   });
 });
+
+describe('READ answered with a range of a host file', () => {
+  it('is read into the reply, or handed to a sink that moves file data itself', () => {
+    const dir = makeTempDir('ptfs-range-');
+    try {
+      const path = join(dir, 'data');
+      fs.writeFileSync(path, 'abcdefghij');
+      const fd = fs.openSync(path, 'r');
+      try {
+        const { chan, server } = initedServer({
+          open: () => ({ fh: 7n, openFlags: 0 }),
+          read: (_c, _n, _fh, offset, size) => ({ fd, offset, length: size }),
+        });
+        const rd = (u: bigint, offset: number, size: number) =>
+          request(u, { op: 'read', fh: 7n, offset, size, readFlags: 0, lockOwner: 0n, flags: 0 }, 2n);
+        let r = rd(2n, 3, 4);
+        server.handle(r, r.length, chan);
+        assert.equal(chan.replies[0]!.subarray(16).toString(), 'defg');
+        r = rd(3n, 8, 100);
+        server.handle(r, r.length, chan);
+        assert.equal(chan.replies[1]!.subarray(16).toString(), 'ij', 'short at the end of the file');
+        // A transport that reads file data itself gets the range, and the header to send before it.
+        const calls: [number, number, number][] = [];
+        const mover = Object.assign(new FakeChannel(), {
+          replyFromFile(header: Buffer, f: number, offset: number, length: number): number {
+            calls.push([f, offset, length]);
+            assert.equal(decodeOutHeader(header).unique, 4n);
+            return 2;
+          },
+        });
+        r = rd(4n, 1, 2);
+        server.handle(r, r.length, mover);
+        assert.deepEqual(calls, [[fd, 1, 2]]);
+        assert.equal(mover.replies.length, 0);
+        assert.equal(mover.nones, 0);
+        // A failure of the transport's read is the request's errno.
+        const failing = Object.assign(new FakeChannel(), { replyFromFile: () => -E.EIO! });
+        r = rd(5n, 0, 2);
+        server.handle(r, r.length, failing);
+        assert.deepEqual(failing.replies.map((b) => decodeOutHeader(b)), [{ len: 16, error: -E.EIO!, unique: 5n }]);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import type { Context } from './context.js';
 import type {
-  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, IoctlReply, MaybePromise,
+  AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, FileRange, IoctlReply, MaybePromise,
   NodeId, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from './types.js';
 
@@ -87,11 +87,13 @@ export interface FileSystem {
   open?(ctx: Context, node: NodeId, flags: number): MaybePromise<OpenReply>;
   /**
    * Read up to `size` bytes at `offset`. Either fill `buf` (exactly `size`
-   * bytes long, a view into the reply) and return the byte count, or return a
-   * Buffer of at most `size` bytes. openFlags: the client file's flags now
-   * (fcntl F_SETFL may have changed them since open, O_DIRECT for one).
+   * bytes long, a view into the reply) and return the byte count, return a
+   * Buffer of at most `size` bytes, or return a FileRange of at most `size`
+   * bytes of a host file (no copy through JavaScript where the transport can
+   * avoid it). openFlags: the client file's flags now (fcntl F_SETFL may have
+   * changed them since open, O_DIRECT for one).
    */
-  read?(ctx: Context, node: NodeId, fh: bigint, offset: number, size: number, buf: Buffer, openFlags?: number): MaybePromise<number | Buffer>;
+  read?(ctx: Context, node: NodeId, fh: bigint, offset: number, size: number, buf: Buffer, openFlags?: number): MaybePromise<number | Buffer | FileRange>;
   /** `data` is a view into the request buffer; copy it if you keep it. writeFlags: FUSE_WRITE_*; openFlags as for read. */
   write?(ctx: Context, node: NodeId, fh: bigint, offset: number, data: Buffer, writeFlags: number, openFlags: number): MaybePromise<number>;
   flush?(ctx: Context, node: NodeId, fh: bigint, lockOwner: bigint): MaybePromise<void>;

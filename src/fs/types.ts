@@ -3,6 +3,19 @@
 /** A result the filesystem may produce synchronously or asynchronously. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * Read data given as a range of a host file rather than as bytes: the
+ * transport moves them from the file to where the reply goes (into guest
+ * memory with preadv, for virtio-fs) or the protocol reads them into its
+ * reply buffer. Fewer than `length` bytes at the end of the file is a short
+ * read, as with pread(2). `fd` must stay open until the read is answered.
+ */
+export interface FileRange {
+  fd: number;
+  offset: number;
+  length: number;
+}
+
 /** Kernel node id. 1 is the root (ROOT_ID); 0 marks a negative entry. */
 export type NodeId = bigint;
 export const ROOT_ID: NodeId = 1n;

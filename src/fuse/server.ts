@@ -20,8 +20,9 @@ import { errno as E } from '../sys/errno.js';
 import { toErrno, errnoName } from '../sys/errno.js';
 import type { ConnectionInfo, DeviceNumber, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
-  AttrReply, CreateReply, Entry, FileLock, IoctlReply, OpenReply, StatFs, StatxReply,
+  AttrReply, CreateReply, Entry, FileLock, FileRange, IoctlReply, OpenReply, StatFs, StatxReply,
 } from '../fs/types.js';
+import { pread } from '../sys/file.js';
 import {
   FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE, InitFlag, Opcode,
   OUT_HEADER_SIZE, opcodeName,
@@ -67,6 +68,10 @@ const CONTINUING_OPS: ReadonlySet<string> = new Set([
   'init', 'destroy', 'read', 'write', 'fsync', 'release', 'readdir', 'readdirplus', 'fsyncdir', 'releasedir',
   'getlk', 'setlk', 'bmap', 'ioctl', 'poll', 'lseek', 'copyFileRange', 'fallocate', 'flush',
 ]);
+
+function isFileRange(v: unknown): v is FileRange {
+  return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && typeof (v as FileRange).fd === 'number';
+}
 
 /** Where replies go outside a request (never used: every send happens within one). */
 const NO_SINK: ReplySink = {
@@ -573,6 +578,7 @@ export class Server implements RequestHandler {
     const view = out.subarray(OUT_HEADER_SIZE, OUT_HEADER_SIZE + size);
     const res = fs.read(ctx, node, r.fh, r.offset, size, view, r.flags);
     this.finish(ctx, 'read', res, (v, buf) => {
+      if (isFileRange(v)) return this.readRange(u, v, size, buf);
       if (typeof v === 'number') {
         if (!(v >= 0 && v <= size)) throw new RangeError(`read returned ${v} for size ${size}`);
         return this.send(OUT_HEADER_SIZE + v, u, buf);
@@ -581,6 +587,26 @@ export class Server implements RequestHandler {
       if (v.buffer !== buf.buffer || v.byteOffset !== buf.byteOffset + OUT_HEADER_SIZE) v.copy(buf, OUT_HEADER_SIZE, 0, n);
       this.send(OUT_HEADER_SIZE + n, u, buf);
     }, true);
+  }
+
+  /**
+   * READ answered with a range of a host file: the transport moves the data
+   * if it can (sink.replyFromFile), else it is read into the reply buffer.
+   */
+  private readRange(u: bigint, v: FileRange, size: number, buf: Buffer): void {
+    const len = Math.min(v.length, size);
+    if (!(len >= 0) || !Number.isSafeInteger(v.offset) || v.offset < 0) throw new RangeError(`read returned the range ${v.offset}+${v.length} for size ${size}`);
+    const sink = this.sink;
+    if (sink.replyFromFile) {
+      writeOutHeader(buf, OUT_HEADER_SIZE, 0, u);
+      const n = sink.replyFromFile(buf, v.fd, v.offset, len);
+      if (n < 0) return this.sendError(u, -n);
+      this.answered = true;
+      this.served++;
+      return;
+    }
+    const n = pread(v.fd, buf.subarray(OUT_HEADER_SIZE, OUT_HEADER_SIZE + len), v.offset);
+    this.send(OUT_HEADER_SIZE + n, u, buf);
   }
 
   private readdir(ctx: RequestContext, node: bigint, r: Extract<Request, { op: 'readdir' | 'readdirplus' }>): void {

@@ -21,6 +21,16 @@ export interface ReplySink {
   reply(buf: Buffer, len: number): number;
   /** The request gets no reply. */
   none(): void;
+  /**
+   * Optional, for transports that can move file data themselves (virtio-fs:
+   * preadv straight into the guest's buffers): reply with the header in
+   * header[0, 16) followed by up to `length` bytes of `fd` at `offset`. The
+   * sink reads the data, sets the header's len to 16 plus what it read, and
+   * delivers the reply. Returns the bytes of data sent, or a negative errno
+   * when reading failed and nothing was sent (the protocol then answers
+   * with that error).
+   */
+  replyFromFile?(header: Buffer, fd: number, offset: number, length: number): number;
 }
 
 export interface RequestHandler {

@@ -31,7 +31,7 @@
 import type { Context } from '../fs/context.js';
 import type { BackingFiles, ConnectionInfo, FileSystem, SessionServices } from '../fs/filesystem.js';
 import type {
-  Attr, AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, OpenReply, SetAttrIn, StatFs, StatxReply,
+  Attr, AttrReply, CreateReply, DirPlusSink, DirSink, Entry, FileLock, FileRange, OpenReply, SetAttrIn, StatFs, StatxReply,
 } from '../fs/types.js';
 import { ATTR, FOPEN, InitFlag, SETXATTR_ACL_KILL_SGID, WRITE } from '../fuse/abi.js';
 import {
@@ -821,11 +821,16 @@ export class PassthroughFs implements FileSystem {
     return this.created(fd, hf, ctx);
   }
 
-  read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer, clientFlags = 0): number {
+  /**
+   * A plain read is a range of the host file: the transport reads it where
+   * the reply goes (guest memory, for virtio-fs) or the protocol into its
+   * reply buffer. O_DIRECT needs an aligned buffer, so it is read here.
+   */
+  read(_ctx: Context, node: bigint, fh: bigint, offset: number, size: number, buf: Buffer, clientFlags = 0): number | FileRange {
     const h = this.handles.get(fh, node);
-    const dst = size === buf.length ? buf : buf.subarray(0, size);
     const align = h.direct || (clientFlags & O_DIRECT) !== 0 ? this.directIo(h, clientFlags, false) : undefined;
-    if (align === undefined) return pread(h.fd, dst, offset);
+    if (align === undefined) return { fd: h.fd, offset, length: size };
+    const dst = size === buf.length ? buf : buf.subarray(0, size);
     const b = this.aligned.get(size, align);
     const n = pread(h.fd, b, offset);
     b.copy(dst, 0, 0, n);

@@ -4,6 +4,7 @@
  * the same tests before it has an entry here).
  */
 import { accessSync, constants } from 'node:fs';
+import { ROOT } from '../helpers.js';
 import type { Backend } from './guest.js';
 
 export interface BackendSpec {
@@ -58,7 +59,8 @@ export const cVirtiofsd: BackendSpec = {
 
 /**
  * PTFS_VM_BACKEND: a JSON array of arguments, `{socket}` and `{dir}` replaced, e.g.
- * '["node","bin/passthroughfs.js","virtiofs","--socket-path={socket}","--shared-dir={dir}"]' (run from the repo root).
+ * '["node","bin/passthroughfs.js","virtiofs","--socket-path={socket}","--shared-dir={dir}"]'. It runs in the
+ * repository root, so relative paths name the checkout's files.
  */
 export function envBackend(): BackendSpec | undefined {
   const raw = process.env.PTFS_VM_BACKEND;
@@ -70,7 +72,7 @@ export function envBackend(): BackendSpec | undefined {
   return {
     name: `PTFS_VM_BACKEND (${argv[0]})`,
     unavailable: () => undefined,
-    backend: (dir) => ({ command: (argv as string[]).map((a) => a.replaceAll('{dir}', dir)) }),
+    backend: (dir) => ({ command: (argv as string[]).map((a) => a.replaceAll('{dir}', dir)), cwd: ROOT }),
   };
 }
 

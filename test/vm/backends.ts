@@ -1,7 +1,6 @@
 /**
- * vhost-user-fs backends for VM tests, each sharing a host directory: the reference implementations the harness is
- * validated against, and any command given in PTFS_VM_BACKEND (how passthroughfs's own backend can be run through
- * the same tests before it has an entry here).
+ * vhost-user-fs backends for VM tests, each sharing a host directory: passthroughfs's own, the reference
+ * implementations the harness is validated against, and any command given in PTFS_VM_BACKEND.
  */
 import { accessSync, constants } from 'node:fs';
 import { ROOT } from '../helpers.js';
@@ -77,7 +76,28 @@ export function envBackend(): BackendSpec | undefined {
 }
 
 /** Every backend the VM tests run against: the references and PTFS_VM_BACKEND. */
+/** passthroughfs's own backend, from this checkout (extra arguments after the shared directory). */
+export function passthroughfsBackend(extra: string[] = []): BackendSpec {
+  return {
+    name: `passthroughfs-virtiofsd${extra.length ? ` ${extra.join(' ')}` : ''}`,
+    unavailable: () => (accessible(`${ROOT}/dist/src/cli/virtiofsd.js`) ? undefined : 'dist/src/cli/virtiofsd.js is not built (npm run build)'),
+    backend: (dir) => ({
+      command: [process.execPath, `${ROOT}/bin/passthroughfs-virtiofsd.js`, '--socket-path={socket}', `--shared-dir=${dir}`, ...extra],
+      cwd: ROOT,
+    }),
+  };
+}
+
+const accessible = (p: string) => {
+  try {
+    accessSync(p, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 export function allBackends(): BackendSpec[] {
   const env = envBackend();
-  return [rustVirtiofsd, cVirtiofsd, ...(env ? [env] : [])];
+  return [passthroughfsBackend(), rustVirtiofsd, cVirtiofsd, ...(env ? [env] : [])];
 }

@@ -14,10 +14,13 @@
  *   back-end does not implement) changes nothing, is logged, and is acked
  *   with 1 when an ack was asked for. The stream stays framed, so the
  *   connection goes on;
+ * - an unimplemented request whose reply is a status (IOTLB_MSG,
+ *   POSTCOPY_END, CHECK_DEVICE_STATE…) is answered with a failure status;
  * - the connection ends when it cannot go on: an unknown request number or
  *   protocol version (the peer speaks something else), a request whose reply
- *   cannot be given (the front-end would wait for it forever), a reply that
- *   cannot be sent, or a stream that is no longer framed (connection.ts);
+ *   cannot be given (malformed, or unimplemented with a reply that has no
+ *   way to say "failed": the front-end would wait for it forever), a reply
+ *   that cannot be sent, or a stream that is no longer framed (connection.ts);
  * - fds that came with a message and were not used by it are closed.
  *
  * Nothing a front-end sends makes handle() throw: it catches, logs as an
@@ -105,6 +108,16 @@ const TAKES_FDS: ReadonlySet<number> = new Set([
   Req.SET_DEVICE_STATE_FD,
   // Tolerated by the spec for old front-ends; the fd is closed.
   Req.REM_MEM_REG,
+]);
+
+/**
+ * Requests this back-end does not implement whose reply is a status (a u64,
+ * non-zero for failure): they are refused with that value rather than by
+ * ending the connection. (SET_DEVICE_STATE_FD: bits 0-7 the error, bit 8 "no fd".)
+ */
+const STATUS_REFUSALS: ReadonlyMap<number, bigint> = new Map([
+  [Req.IOTLB_MSG, 1n], [Req.POSTCOPY_END, 1n], [Req.GET_SHARED_OBJECT, 1n], [Req.CHECK_DEVICE_STATE, 1n],
+  [Req.SET_DEVICE_STATE_FD, 0x101n],
 ]);
 
 /** At most this many lines per window from guestLog's default limiter, then a count. */
@@ -321,8 +334,15 @@ export class VhostUserBackend {
         return this.getConfig(p);
       case Req.SET_CONFIG:
         return this.setConfig(p);
-      default:
+      default: {
+        const refusal = STATUS_REFUSALS.get(msg.request);
+        if (refusal !== undefined) {
+          this.stats.failedMessages++;
+          this.guestLog('warn', `vhost-user ${requestName(msg.request)} refused: not supported`);
+          return { reply: encodeU64(refusal) };
+        }
         return REPLY_REQUIRED.has(msg.request) ? { fatal: 'not supported, and it needs an answer' } : fail('not supported');
+      }
     }
   }
 

@@ -104,8 +104,10 @@ export async function runLoop(backend: VhostUserBackend, opts: LoopOptions): Pro
       if (n === 0) continue;
 
       if (fds[1]!.revents) readRaw(wakeFd, wakeBuf);
+      let messages = false;
       if (fds[0]!.revents & (POLLIN | POLLHUP | POLLERR)) {
         if (!receive(backend, log)) break;
+        messages = true;
       }
       for (let k = 0; k < kicked.length; k++) {
         if (!(fds[k + 2]!.revents & (POLLIN | POLLERR | POLLHUP))) continue;
@@ -114,6 +116,12 @@ export async function runLoop(backend: VhostUserBackend, opts: LoopOptions): Pro
         if (!q.started) continue;
         q.consumeKick();
         backend.processQueue(q.index);
+      }
+      // Messages are the control plane (rare, and a front-end in this process
+      // waits on the event loop for their answers): let the event loop run.
+      if (messages && opts.ownThread) {
+        lastYield = performance.now();
+        await yieldNow();
       }
     }
   } catch (e) {

@@ -311,7 +311,7 @@ export class FakeFrontend {
 
   /** Drops whatever the back-end sent and nobody read. */
   async drain(): Promise<void> {
-    while (await this.recv(1)) { /* discard */ }
+    while (await this.recv(0)) { /* discard */ }
   }
 
   /**

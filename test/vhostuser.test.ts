@@ -130,14 +130,14 @@ interface Harness {
 }
 
 /** serveConnection on one end of a socketpair, the fake front-end on the other. */
-function start(opts: { numRequestQueues?: number; tag?: string; handler?: TestHandler } = {}): Harness {
+function start(opts: { numRequestQueues?: number; tag?: string; handler?: TestHandler; ownThread?: boolean } = {}): Harness {
   const [a, b] = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK);
   const handler = opts.handler ?? new TestHandler();
   const logs: Logged[] = [];
   const abort = new AbortController();
   const done = serveConnection(b, {
     handler, tag: opts.tag ?? 'testfs', numRequestQueues: opts.numRequestQueues ?? 1,
-    log: (level, msg) => logs.push({ level, msg }), signal: abort.signal,
+    log: (level, msg) => logs.push({ level, msg }), signal: abort.signal, ownThread: opts.ownThread,
   });
   return { fe: new FakeFrontend(a), mem: FakeGuestMemory.standard(), handler, done, logs, abort };
 }
@@ -653,6 +653,22 @@ describe('vhost-user back-end', () => {
     assert.deepEqual(h.handler.sinkResults, [-19]);
     assert.deepEqual(openFds(), fds);
     assert.equal(memfdMaps(), maps);
+  });
+
+  test('a loop owning its thread (as a daemon runs it) serves the same, async replies included', async () => {
+    const h = start({ ownThread: true });
+    h.handler.asyncDelayMs = 20;
+    const q1 = new FakeRing(h.mem, 1, 16);
+    await h.fe.setUp(h.mem, [q1], { eventIdx: true });
+    const slow = q1.addChain([fuseRequest(Op.STATFS, 1n, 1n)], [96]);
+    q1.publish(slow.head);
+    const fast = q1.addChain([fuseRequest(Op.LOOKUP, 2n, 1n, lookupBody('own'))], [144]);
+    q1.publish(fast.head);
+    q1.doKick();
+    const used = await q1.waitUsed(2, 3000);
+    assert.deepEqual(used, [{ id: fast.head, len: 144 }, { id: slow.head, len: 96 }]);
+    assert.deepEqual(readReply(h.mem, fast.writable, 144), fuseReply(2n, 0, entryOut(Buffer.from('own'))));
+    await finish(h, [q1]);
   });
 
   test('abort stops serving', async () => {

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  AF_UNIX, bind, close, connect, dup, eventfd, groupId, listen, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, sockaddrUn, socket, socketpair,
+  AF_UNIX, bind, close, connect, dup, eventfd, ftruncate, groupId, listen, memfdCreate, pread, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, sockaddrUn, socket, socketpair,
 } from '../src/sys/index.js';
 import type { ReplySink, RequestHandler } from '../src/fuse/sink.js';
 import type { LogLevel } from '../src/fuse/log.js';
@@ -20,6 +20,7 @@ import {
   encodeVringAddr, encodeVringState, Flag, HEADER_SIZE, ProtocolFeature, Req, VirtioFeature, decodeVringAddr, decodeMemTable,
 } from '../src/transport/vhost-user/message.js';
 import { needEvent } from '../src/transport/vhost-user/virtqueue.js';
+import { GuestMemory } from '../src/transport/vhost-user/memory.js';
 import {
   FakeFrontend, FakeGuestMemory, FakeRing, fuseReply, fuseRequest, IN_HEADER, Op, waitFd,
 } from './vhostuser-frontend.js';
@@ -225,6 +226,64 @@ describe('vhost-user messages', () => {
     assert.equal(needEvent(5, 3, 2), false);
     assert.equal(needEvent(5, 6, 2), true);
     assert.equal(needEvent(0xffff, 0, 0xfffe), true); // across the wrap
+  });
+});
+
+describe('guest memory', () => {
+  test('regions larger than one view, chunk boundaries, unaligned mmap offsets, hostile ranges', () => {
+    const fds = openFds();
+    const maps = memfdMaps();
+    const fd = memfdCreate('vhost-test-big');
+    const size = 2.5 * 2 ** 30; // sparse: only the pages touched below are allocated
+    ftruncate(fd, size + 8192);
+    const mem = new GuestMemory();
+    const guestAddr = 2 ** 40;
+    // An mmap offset that is not page-aligned: the region starts 100 bytes into page 1.
+    assert.equal(mem.setTable([{ guestAddr, size, userAddr: 2 ** 45, mmapOffset: 4196 }], [dup(fd)]), undefined);
+    const r = mem.guest(guestAddr, 1)!;
+    assert.ok(r);
+    // Bytes straddling the first 1 GiB boundary, written and read back in one piece.
+    const at = 2 ** 30 - 3;
+    const data = Buffer.from('0123456789');
+    assert.equal(r.write(at, data, 0, data.length), true);
+    const back = Buffer.alloc(10);
+    assert.equal(r.read(at, back, 0, 10), true);
+    assert.deepEqual(back, data);
+    // The same bytes through a contiguous view, and in the file at offset + 4196.
+    assert.deepEqual(Buffer.from(r.bytes(at, 10)!), data);
+    const file = Buffer.alloc(10);
+    pread(fd, file, 4196 + at);
+    assert.deepEqual(file, data);
+    // Near 2 GiB and at the very end.
+    assert.equal(r.write(size - 4, Buffer.from('end!'), 0, 4), true);
+    assert.equal(r.write(size - 3, Buffer.from('end!'), 0, 4), false, 'one byte past the end');
+    assert.equal(r.bytes(size - 4, 4)!.length, 4);
+    assert.equal(r.bytes(size - 4, 5), undefined);
+    assert.equal(r.bytes(0, 2 ** 20 + 1), undefined, 'longer than a contiguous view may be');
+    assert.equal(r.read(-1, back, 0, 1), false);
+    assert.equal(r.read(0, back, 5, 6), false, 'past the destination');
+    // Translations: inside one region or nothing.
+    assert.equal(mem.guest(guestAddr + size - 1, 1), r);
+    assert.equal(mem.guest(guestAddr + size - 1, 2), undefined);
+    assert.equal(mem.guest(guestAddr + size, 0), undefined);
+    assert.equal(mem.guest(guestAddr - 1, 1), undefined);
+    assert.equal(mem.guest(2 ** 53, 0), undefined);
+    assert.equal(mem.guest(guestAddr, 2 ** 60), undefined);
+    assert.equal(mem.userToGuest(2 ** 45 + 5, 10), guestAddr + 5);
+    assert.equal(mem.userToGuest(2 ** 45 - 1, 10), undefined);
+    // Refused regions: reaching past 2^53, larger than the file, overlapping.
+    assert.match(String(mem.add({ guestAddr: 2 ** 53 - 10, size: 100, userAddr: 0, mmapOffset: 0 }, dup(fd))), /2\^53/);
+    assert.match(String(mem.add({ guestAddr: 0, size: size + 8192, userAddr: 0, mmapOffset: 4096 }, dup(fd))), /holds/);
+    assert.match(String(mem.add({ guestAddr: guestAddr + 4096, size: 4096, userAddr: 0, mmapOffset: 0 }, dup(fd))), /overlap/);
+    assert.equal(mem.count, 1);
+    const gen = mem.generation;
+    mem.clear();
+    assert.ok(mem.generation > gen);
+    assert.equal(r.mapped, false);
+    assert.equal(r.bytes(0, 1), undefined, 'an unmapped region gives no views');
+    close(fd);
+    assert.deepEqual(openFds(), fds);
+    assert.equal(memfdMaps(), maps);
   });
 });
 

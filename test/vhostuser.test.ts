@@ -131,7 +131,7 @@ interface Harness {
 }
 
 /** serveConnection on one end of a socketpair, the fake front-end on the other. */
-function start(opts: { numRequestQueues?: number; tag?: string; handler?: TestHandler; ownThread?: boolean } = {}): Harness {
+function start(opts: { numRequestQueues?: number; tag?: string; handler?: TestHandler; ownThread?: boolean; stopTimeoutMs?: number } = {}): Harness {
   const [a, b] = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK);
   const handler = opts.handler ?? new TestHandler();
   const logs: Logged[] = [];
@@ -139,6 +139,7 @@ function start(opts: { numRequestQueues?: number; tag?: string; handler?: TestHa
   const done = serveConnection(b, {
     handler, tag: opts.tag ?? 'testfs', numRequestQueues: opts.numRequestQueues ?? 1,
     log: (level, msg) => logs.push({ level, msg }), signal: abort.signal, ownThread: opts.ownThread,
+    stopTimeoutMs: opts.stopTimeoutMs,
   });
   return { fe: new FakeFrontend(a), mem: FakeGuestMemory.standard(), handler, done, logs, abort };
 }
@@ -547,7 +548,7 @@ describe('vhost-user back-end', () => {
     await finish(h, [q1]);
   });
 
-  test('GET_VRING_BASE while a reply is pending: the late reply goes nowhere', async () => {
+  test('GET_VRING_BASE waits for the replies in flight, then answers', async () => {
     const h = start();
     h.handler.asyncDelayMs = 80;
     const q1 = new FakeRing(h.mem, 1, 16);
@@ -556,12 +557,31 @@ describe('vhost-user back-end', () => {
     q1.publish(slow.head);
     q1.doKick();
     await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const st = decodeVringState(await h.fe.call(Req.GET_VRING_BASE, encodeVringState({ index: 1, num: 0 })));
+    assert.ok(Date.now() - t0 >= 40, 'answered once the reply came');
+    assert.deepEqual(st, { index: 1, num: 1 });
+    assert.deepEqual(q1.takeUsed(), [{ id: slow.head, len: 96 }], 'the reply reached the ring before the answer');
+    assert.deepEqual(h.handler.sinkResults, [0]);
+    await finish(h, [q1]);
+  });
+
+  test('GET_VRING_BASE gives up on replies that do not come in time; they go nowhere', async () => {
+    const h = start({ stopTimeoutMs: 50 });
+    h.handler.asyncDelayMs = 300;
+    const q1 = new FakeRing(h.mem, 1, 16);
+    await h.fe.setUp(h.mem, [q1]);
+    const slow = q1.addChain([fuseRequest(Op.STATFS, 1n, 1n)], [96]);
+    q1.publish(slow.head);
+    q1.doKick();
+    await new Promise((r) => setTimeout(r, 20));
     const st = decodeVringState(await h.fe.call(Req.GET_VRING_BASE, encodeVringState({ index: 1, num: 0 })));
     assert.deepEqual(st, { index: 1, num: 1 });
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 400));
     assert.equal(q1.usedIdx(), 0, 'nothing written after the ring stopped');
     assert.equal(h.mem.read(slow.writable[0]!.addr, 96).every((x) => x === 0xee), true);
     assert.deepEqual(h.handler.sinkResults, [-19], 'the sink said ENODEV');
+    assert.ok(h.logs.some((l) => l.msg.includes('1 requests unanswered')));
     await finish(h, [q1]);
   });
 
@@ -676,7 +696,7 @@ describe('vhost-user back-end', () => {
     await finish(h);
   });
 
-  test('RESET_DEVICE releases the rings and the memory; the device can be set up again', async () => {
+  test('RESET_DEVICE releases the rings and keeps the memory table; the device can be set up again', async () => {
     const h = start();
     const q1 = new FakeRing(h.mem, 1, 16);
     await h.fe.setUp(h.mem, [q1]);
@@ -688,7 +708,7 @@ describe('vhost-user back-end', () => {
     assert.equal(q1.usedIdx(), 0);
     const f = decodeU64(await h.fe.call(Req.GET_FEATURES));
     assert.equal(await h.fe.acked(Req.SET_FEATURES, encodeU64(f)), 0n);
-    await h.fe.setMemTable(h.mem);
+    // No new memory table: a front-end using ADD_MEM_REG would send none either.
     await h.fe.setUpRing(h.mem, q1);
     q1.doKick();
     assert.deepEqual(await q1.waitUsed(1), [{ id: c.head, len: 144 }]);

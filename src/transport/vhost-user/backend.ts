@@ -89,14 +89,24 @@ export interface BackendOptions {
   guestLog?: LogFn;
   /** GET_MAX_MEM_SLOTS (default 509). */
   maxMemSlots?: number;
+  /**
+   * How long GET_VRING_BASE waits for the ring's requests in flight to be
+   * answered before it gives up on them (default 5000 ms). The front-end
+   * waits meanwhile; QEMU blocks its main loop.
+   */
+  stopTimeoutMs?: number;
 }
+
+/** GET_VRING_BASE's default wait for requests in flight. */
+export const DEFAULT_STOP_TIMEOUT_MS = 5000;
 
 /** What one request came to. */
 type Outcome =
   | undefined // done; acked with 0 when asked
   | { fail: string } // nothing changed; acked with 1 when asked
   | { reply: Uint8Array } // the request's own reply
-  | { fatal: string }; // the connection ends
+  | { fatal: string } // the connection ends
+  | { later: Promise<Outcome> }; // one of the above once something happened (no other message meanwhile)
 
 const fail = (why: string): Outcome => ({ fail: why });
 
@@ -159,6 +169,7 @@ export class VhostUserBackend {
   private ackedFeatures = 0n;
   private ackedProtocol = 0n;
   private ended: string | undefined;
+  private readonly stopTimeoutMs: number;
 
   constructor(
     readonly conn: Connection,
@@ -170,6 +181,7 @@ export class VhostUserBackend {
     }
     this.log = opts.log;
     this.guestLog = opts.guestLog ?? rateLimited(opts.log);
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.mem = new GuestMemory(opts.maxMemSlots ?? DEFAULT_MAX_MEM_SLOTS);
     this.queues = [];
     for (let i = 0; i < device.numQueues; i++) {
@@ -195,38 +207,54 @@ export class VhostUserBackend {
 
   /**
    * Carries out one message and answers it. Returns false when the
-   * connection must end (endReason says why). Never throws; closes every fd
-   * of the message it did not keep.
+   * connection must end (endReason says why), or a promise of that for a
+   * message answered later (GET_VRING_BASE with requests in flight): no
+   * other message may be handled before it settles. Never throws (nor
+   * rejects); closes every fd of the message it did not keep.
    */
-  handle(msg: Message): boolean {
+  handle(msg: Message): boolean | Promise<boolean> {
     this.stats.messages++;
     const name = requestName(msg.request) ?? `request ${msg.request}`;
     try {
       const outcome = this.dispatch(msg);
-      if (outcome !== undefined && 'fatal' in outcome) return this.end(`${name}: ${outcome.fatal}`);
-      if (outcome !== undefined && 'reply' in outcome) {
-        return this.conn.send(encodeReply(msg.request, outcome.reply)) || this.end(`${name}: the reply could not be sent`);
+      if (outcome !== undefined && 'later' in outcome) {
+        return outcome.later.then((o) => this.answer(msg, name, o), (e) => this.internal(name, e));
       }
-      if (outcome !== undefined) {
-        this.stats.failedMessages++;
-        this.guestLog('warn', `vhost-user ${name} failed: ${outcome.fail}`);
-        if (REPLY_REQUIRED.has(msg.request)) return this.end(`${name} cannot be answered`);
-      }
-      if ((msg.flags & Flag.NEED_REPLY) && (this.ackedProtocol & bit(ProtocolFeature.REPLY_ACK))) {
-        const ack = encodeReply(msg.request, encodeU64(outcome === undefined ? 0 : 1));
-        if (!this.conn.send(ack)) return this.end(`${name}: the ack could not be sent`);
-      }
-      return true;
+      return this.answer(msg, name, outcome);
     } catch (e) {
-      this.stats.internalErrors++;
-      this.log('error', `internal error handling vhost-user ${name}: ${(e as Error)?.stack ?? String(e)}`);
-      return this.end(`internal error in ${name}`);
+      return this.internal(name, e);
     } finally {
       if (msg.fds.length > 0) {
         if (!TAKES_FDS.has(msg.request)) this.guestLog('warn', `closed ${msg.fds.length} fds that came with ${name}`);
         closeFds(msg.fds);
       }
     }
+  }
+
+  /** Sends what `outcome` calls for. False when the connection must end. */
+  private answer(msg: Message, name: string, outcome: Outcome): boolean {
+    if (outcome === undefined) return this.ack(msg, name, true);
+    if ('later' in outcome) return this.internal(name, new Error('a deferred outcome deferred again'));
+    if ('fatal' in outcome) return this.end(`${name}: ${outcome.fatal}`);
+    if ('reply' in outcome) {
+      return this.conn.send(encodeReply(msg.request, outcome.reply)) || this.end(`${name}: the reply could not be sent`);
+    }
+    this.stats.failedMessages++;
+    this.guestLog('warn', `vhost-user ${name} failed: ${outcome.fail}`);
+    if (REPLY_REQUIRED.has(msg.request)) return this.end(`${name} cannot be answered`);
+    return this.ack(msg, name, false);
+  }
+
+  /** The REPLY_ACK answer, when negotiated and asked for. False when it could not be sent. */
+  private ack(msg: Message, name: string, ok: boolean): boolean {
+    if (!(msg.flags & Flag.NEED_REPLY) || !(this.ackedProtocol & bit(ProtocolFeature.REPLY_ACK))) return true;
+    return this.conn.send(encodeReply(msg.request, encodeU64(ok ? 0 : 1))) || this.end(`${name}: the ack could not be sent`);
+  }
+
+  private internal(name: string, e: unknown): false {
+    this.stats.internalErrors++;
+    this.log('error', `internal error handling vhost-user ${name}: ${(e as Error)?.stack ?? String(e)}`);
+    return this.end(`internal error in ${name}`);
   }
 
   /**
@@ -380,13 +408,18 @@ export class VhostUserBackend {
     return undefined;
   }
 
+  /**
+   * RESET_DEVICE: every ring back to its initial state, the features
+   * forgotten. The memory table stays, as in rust-vmm and libvhost-user: a
+   * front-end using ADD_MEM_REG keeps its own copy of what the back-end has
+   * mapped and sends only the differences afterwards.
+   */
   private resetDevice(): Outcome {
     for (const q of this.queues) {
       q.reset();
       this.stopped(q);
     }
     this.pending.clear();
-    this.mem.clear();
     this.ackedFeatures = 0n;
     return undefined;
   }
@@ -432,17 +465,43 @@ export class VhostUserBackend {
         q.reconfigured();
         return undefined;
       case Req.GET_VRING_BASE:
-        // The ring stops here; chains still in flight are abandoned (their replies go nowhere).
-        q.stop();
-        this.pending.delete(index);
-        this.stopped(q);
-        return { reply: encodeVringState({ index, num: q.lastAvail }) };
+        return this.getVringBase(q);
       default: // SET_VRING_ENABLE
         if (num > 1) return fail(`enable value ${num} (0 or 1)`);
         q.enabled = num === 1;
         if (q.enabled) this.pending.add(index);
         return undefined;
     }
+  }
+
+  /**
+   * Stops ring `q` and answers its base. Requests in flight are waited for
+   * first (up to stopTimeoutMs): the base counts them as taken, so a reply
+   * given up on is a request the guest never sees answered; once the answer
+   * is sent no reply may reach the ring any more.
+   */
+  private getVringBase(q: Virtqueue): Outcome {
+    this.pending.delete(q.index);
+    q.quiesce();
+    const finish = (): Outcome => {
+      if (q.inflight > 0) {
+        this.guestLog('warn', `virtqueue ${q.index} stopped with ${q.inflight} requests unanswered after ${this.stopTimeoutMs} ms; their replies are dropped`);
+      }
+      q.onIdle = undefined;
+      q.stop();
+      this.stopped(q);
+      return { reply: encodeVringState({ index: q.index, num: q.lastAvail }) };
+    };
+    if (q.inflight === 0) return finish();
+    return {
+      later: new Promise<Outcome>((resolve) => {
+        const timer = setTimeout(() => resolve(finish()), this.stopTimeoutMs);
+        q.onIdle = () => {
+          clearTimeout(timer);
+          resolve(finish());
+        };
+      }),
+    };
   }
 
   private setVringAddr(p: Buffer): Outcome {

@@ -106,7 +106,7 @@ export async function runLoop(backend: VhostUserBackend, opts: LoopOptions): Pro
       if (fds[1]!.revents) readRaw(wakeFd, wakeBuf);
       let messages = false;
       if (fds[0]!.revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (!receive(backend, log)) break;
+        if (!(await receive(backend, log))) break;
         messages = true;
       }
       for (let k = 0; k < kicked.length; k++) {
@@ -144,8 +144,12 @@ function pollNow(fds: PollFd[], timeout: number): number {
   }
 }
 
-/** Handles the messages waiting on the socket. False when the connection ends. */
-function receive(backend: VhostUserBackend, log: LogFn): boolean {
+/**
+ * Handles the messages waiting on the socket, one after the other (a
+ * message answered later, GET_VRING_BASE waiting for requests in flight,
+ * holds back the ones after it). False when the connection ends.
+ */
+async function receive(backend: VhostUserBackend, log: LogFn): Promise<boolean> {
   for (let i = 0; i < MESSAGES_PER_ROUND; i++) {
     const m = backend.conn.receive();
     if (m === 'again') return true;
@@ -157,7 +161,8 @@ function receive(backend: VhostUserBackend, log: LogFn): boolean {
       log('warn', `vhost-user: closing the connection: ${m.fatal}`);
       return false;
     }
-    if (!backend.handle(m)) {
+    const handled = backend.handle(m);
+    if (!(handled === true || (handled !== false && (await handled)))) {
       log('warn', `vhost-user: closing the connection: ${backend.endReason ?? 'the back-end ended it'}`);
       return false;
     }

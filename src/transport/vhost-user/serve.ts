@@ -43,6 +43,8 @@ export interface ServeOptions extends FsDeviceOptions {
   onListening?: () => void;
   /** GET_MAX_MEM_SLOTS (default 509). */
   maxMemSlots?: number;
+  /** How long stopping a ring (GET_VRING_BASE) waits for its requests in flight (default 5000 ms). */
+  stopTimeoutMs?: number;
 }
 
 /**
@@ -106,7 +108,9 @@ export async function serveConnection(fd: number, opts: Omit<ServeOptions, 'sock
 
 async function serveWith(fd: number, device: VirtioFsDevice, log: LogFn, opts: ServeOptions): Promise<void> {
   const guestLog = rateLimited(log);
-  const backend = new VhostUserBackend(new Connection(fd), device, { log, guestLog, maxMemSlots: opts.maxMemSlots });
+  const backend = new VhostUserBackend(new Connection(fd), device, {
+    log, guestLog, maxMemSlots: opts.maxMemSlots, stopTimeoutMs: opts.stopTimeoutMs,
+  });
   log('info', 'vhost-user: front-end connected');
   await runLoop(backend, { log, ownThread: opts.ownThread, signal: opts.signal });
 }

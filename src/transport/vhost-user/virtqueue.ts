@@ -149,6 +149,8 @@ export class Virtqueue {
   generation = 0;
   /** Called when a stalled queue can take chains again. */
   onResume: (() => void) | undefined;
+  /** Called when the last chain in flight came back (see quiesce()). */
+  onIdle: (() => void) | undefined;
 
   private usedIdx = 0;
   private signalledUsed = 0;
@@ -238,7 +240,18 @@ export class Virtqueue {
       this.stalled = false;
       this.onResume?.();
     }
+    if (this.inflight === 0) this.onIdle?.();
     return ok;
+  }
+
+  /**
+   * Takes no more chains (the kick fd is released), while those in flight
+   * may still come back: the first half of GET_VRING_BASE, which answers
+   * once they did (or it gave up on them) and then stop()s.
+   */
+  quiesce(): void {
+    this.started = false;
+    this.setKick(-1);
   }
 
   /** Stops the queue (GET_VRING_BASE): nothing more is taken or returned; the kick and call fds are released. */

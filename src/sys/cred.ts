@@ -27,6 +27,7 @@ const getpid_ = libc.func('int getpid(void)');
 const umask_ = libc.func('uint32_t umask(uint32_t mask)');
 const unshare_ = libc.func('int unshare(int flags)');
 const prctl_ = libc.func('prctl', 'int', ['int', 'uintptr_t', 'uintptr_t', 'uintptr_t', 'uintptr_t']);
+const getgrnam_r_ = libc.func('int getgrnam_r(const char *name, void *grp, void *buf, size_t buflen, void *result)');
 
 let groupsBuf = new Uint32Array(64);
 
@@ -105,4 +106,22 @@ export function prctl(option: number, a2: number | bigint = 0, a3: number | bigi
   const r = prctl_(option, a2, a3, a4, a5) as number;
   if (r < 0) throw new SysError(lastErrno(), 'prctl');
   return r;
+}
+
+/**
+ * The gid of group `name` through NSS (getgrnam_r: /etc/group, LDAP…), or
+ * undefined when there is no such group. Throws SysError when the lookup
+ * itself fails.
+ */
+export function groupId(name: string): number | undefined {
+  // struct group { char *gr_name; char *gr_passwd; gid_t gr_gid; char **gr_mem; }
+  const grp = Buffer.alloc(32);
+  const result = Buffer.alloc(8);
+  for (let size = 16384; ; size *= 2) {
+    const buf = Buffer.alloc(size);
+    const r = getgrnam_r_(name, grp, buf, size, result) as number;
+    if (r === 34 /* ERANGE */ && size < 1 << 24) continue;
+    if (r !== 0) throw new SysError(r, 'getgrnam_r');
+    return result.readBigUInt64LE(0) === 0n ? undefined : grp.readUInt32LE(16);
+  }
 }

@@ -1,4 +1,4 @@
-/** poll, pipes, splice, and fd passing over unix sockets. */
+/** poll, pipes, eventfds, splice, and fd passing over unix sockets. */
 import { libc, lastErrno } from './libc.js';
 import { SysError } from './errno.js';
 import { addressOf } from './util.js';
@@ -17,6 +17,7 @@ const pipe2_ = libc.func('int pipe2(void *fds, int flags)');
 const splice_ = libc.func('intptr_t splice(int fdin, void *offin, int fdout, void *offout, size_t len, uint32_t flags)');
 const vmsplice_ = libc.func('intptr_t vmsplice(int fd, const void *iov, size_t nr, uint32_t flags)');
 const close_ = libc.func('int close(int fd)');
+const eventfd_ = libc.func('int eventfd(uint32_t initval, int flags)');
 
 const EBADMSG = 74;
 const EINTR = 4;
@@ -101,6 +102,19 @@ export function vmsplice(fd: number, bufs: readonly ArrayBufferView[], flags = 0
   return r;
 }
 
+// ---- eventfd --------------------------------------------------------------------------
+
+export const EFD_SEMAPHORE = 0x1;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
+
+/** eventfd(2): a counter to signal through (write adds, read takes all). Throws SysError. */
+export function eventfd(initval = 0, flags = EFD_CLOEXEC | EFD_NONBLOCK): number {
+  const fd = eventfd_(initval >>> 0, flags) as number;
+  if (fd < 0) throw new SysError(lastErrno(), 'eventfd');
+  return fd;
+}
+
 // ---- SCM_RIGHTS ---------------------------------------------------------------------------
 
 // Fixed message buffers, set up once: msghdr -> iovec -> 1-byte payload, and a
@@ -175,4 +189,91 @@ export function recvFd(sock: number, flags = 0): number {
   if (fd >= 0) return fd;
   if (n === 0) return -1;
   throw new SysError(EBADMSG, msg.readInt32LE(48) & MSG_CTRUNC ? 'recvmsg (control truncated)' : 'recvmsg (no fd)');
+}
+
+/** What recvWithFds got: a byte count or -errno, and whether fds were lost. */
+export interface RecvWithFds {
+  /** Bytes received (0: end of stream), or a negative errno (-EAGAIN…). */
+  n: number;
+  /**
+   * More fds came than `maxFds` (MSG_CTRUNC): the kernel closed the ones
+   * that did not fit; those that did are in `fds`.
+   */
+  truncated: boolean;
+}
+
+let rxControl = Buffer.alloc(CMSG_SPACE(4 * MAX_FDS));
+const rxMsg = Buffer.alloc(SIZEOF_MSGHDR);
+const rxIov = Buffer.alloc(SIZEOF_IOVEC);
+
+/**
+ * recvmsg(2) into `buf` with room for (at least) `maxFds` SCM_RIGHTS fds, received
+ * close-on-exec and appended to `fds` (the caller owns and must close them).
+ * Never throws; EINTR is retried. On a stream socket the kernel hands over
+ * fds only with the bytes they were sent with, so reading one message's bytes
+ * at a time keeps every message's fds apart.
+ */
+export function recvWithFds(sock: number, buf: Uint8Array, fds: number[], maxFds: number, flags = 0): RecvWithFds {
+  const space = CMSG_SPACE(4 * Math.max(1, maxFds));
+  if (rxControl.length < space) rxControl = Buffer.alloc(space);
+  rxControl.fill(0, 0, space);
+  rxMsg.fill(0);
+  writeI64(rxIov, 0, addressOf(buf));
+  writeI64(rxIov, 8, buf.byteLength);
+  writeI64(rxMsg, 16, addressOf(rxIov));
+  writeI64(rxMsg, 24, 1);
+  writeI64(rxMsg, 32, addressOf(rxControl));
+  writeI64(rxMsg, 40, space);
+  let n: number;
+  for (;;) {
+    n = recvmsg_(sock, rxMsg, flags | MSG_CMSG_CLOEXEC) as number;
+    if (n >= 0) break;
+    const e = lastErrno();
+    if (e !== EINTR) return { n: -e, truncated: false };
+  }
+  const controllen = readU64(rxMsg, 40);
+  let off = 0;
+  while (off + SIZEOF_CMSGHDR <= controllen) {
+    const len = readU64(rxControl, off);
+    if (len < SIZEOF_CMSGHDR || off + len > controllen) break;
+    if (rxControl.readInt32LE(off + 8) === SOL_SOCKET && rxControl.readInt32LE(off + 12) === SCM_RIGHTS) {
+      for (let p = off + SIZEOF_CMSGHDR; p + 4 <= off + len; p += 4) fds.push(rxControl.readInt32LE(p));
+    }
+    off += (len + 7) & ~7;
+  }
+  return { n, truncated: (rxMsg.readInt32LE(48) & MSG_CTRUNC) !== 0 };
+}
+
+let txControl = Buffer.alloc(CMSG_SPACE(4 * MAX_FDS));
+const txMsg = Buffer.alloc(SIZEOF_MSGHDR);
+const txIov = Buffer.alloc(SIZEOF_IOVEC);
+
+/**
+ * sendmsg(2) of buf[0, len) with `fds` attached as one SCM_RIGHTS message
+ * (none when empty), MSG_NOSIGNAL added to `flags`. Returns the bytes sent
+ * or a negative errno; never throws. EINTR is retried.
+ */
+export function sendWithFds(sock: number, buf: Uint8Array, len: number, fds: readonly number[], flags = 0): number {
+  txMsg.fill(0);
+  writeI64(txIov, 0, addressOf(buf));
+  writeI64(txIov, 8, len);
+  writeI64(txMsg, 16, addressOf(txIov));
+  writeI64(txMsg, 24, 1);
+  if (fds.length > 0) {
+    const space = CMSG_SPACE(4 * fds.length);
+    if (txControl.length < space) txControl = Buffer.alloc(space);
+    txControl.fill(0, 0, space);
+    writeI64(txControl, 0, CMSG_LEN(4 * fds.length));
+    txControl.writeInt32LE(SOL_SOCKET, 8);
+    txControl.writeInt32LE(SCM_RIGHTS, 12);
+    for (let i = 0; i < fds.length; i++) txControl.writeInt32LE(fds[i]!, SIZEOF_CMSGHDR + 4 * i);
+    writeI64(txMsg, 32, addressOf(txControl));
+    writeI64(txMsg, 40, space);
+  }
+  for (;;) {
+    const r = sendmsg_(sock, txMsg, flags | MSG_NOSIGNAL) as number;
+    if (r >= 0) return r;
+    const e = lastErrno();
+    if (e !== EINTR) return -e;
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * AF_UNIX sockets by address: socket, bind, connect, send, sendto, recv with a
- * sockaddr_un (for syslog's /dev/log and systemd's NOTIFY_SOCKET). The *Raw
+ * AF_UNIX sockets by address: socket, bind, listen, accept, connect, send,
+ * sendto, recv with a sockaddr_un (for syslog's /dev/log, systemd's
+ * NOTIFY_SOCKET and the vhost-user socket a virtual machine connects to). The *Raw
  * calls return a byte count or a negative errno and never throw: they serve
  * paths where a failure is routine and must cost nothing (a full syslog queue).
  */
@@ -14,6 +15,9 @@ const connect_ = libc.func('int connect(int fd, const void *addr, uint32_t addrl
 const send_ = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
 const sendto_ = libc.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
 const recv_ = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
+const listen_ = libc.func('int listen(int fd, int backlog)');
+const accept4_ = libc.func('int accept4(int fd, void *addr, void *addrlen, int flags)');
+const getsockopt_ = libc.func('int getsockopt(int fd, int level, int name, void *val, void *len)');
 
 const EINTR = 4;
 const ENAMETOOLONG = 36;
@@ -53,6 +57,35 @@ export function socket(domain: number, type: number, protocol = 0): number {
 
 export function bind(fd: number, addr: SockaddrUn): void {
   if ((bind_(fd, addr.buf, addr.len) as number) < 0) throw new SysError(lastErrno(), 'bind');
+}
+
+export function listen(fd: number, backlog: number): void {
+  if ((listen_(fd, backlog) as number) < 0) throw new SysError(lastErrno(), 'listen');
+}
+
+/**
+ * accept4(2) without the peer's address; `flags` SOCK_CLOEXEC, SOCK_NONBLOCK.
+ * The new fd, or a negative errno (-EAGAIN on a non-blocking listener with no
+ * connection waiting); never throws. EINTR is retried.
+ */
+export function acceptRaw(fd: number, flags: number): number {
+  for (;;) {
+    const r = accept4_(fd, null, null, flags) as number;
+    if (r >= 0) return r;
+    const e = lastErrno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+const optBuf = Buffer.alloc(8);
+const optLen = Buffer.alloc(4);
+
+/** getsockopt(2) of an int option (SOL_SOCKET/SO_TYPE, SO_ACCEPTCONN…). Throws SysError. */
+export function getsockoptInt(fd: number, level: number, name: number): number {
+  optBuf.fill(0);
+  optLen.writeUInt32LE(4, 0);
+  if ((getsockopt_(fd, level, name, optBuf, optLen) as number) < 0) throw new SysError(lastErrno(), 'getsockopt');
+  return optBuf.readInt32LE(0);
 }
 
 /** connect(2); for AF_UNIX datagram sockets it completes at once (EINTR is retried). */

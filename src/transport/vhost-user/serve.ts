@@ -134,10 +134,12 @@ function listenAt(path: string, group: string | number | undefined): number {
   try {
     bind(fd, addr);
     bound = true;
-    if (gid !== undefined) {
-      fchownat(AT_FDCWD, path, -1, gid, AT_SYMLINK_NOFOLLOW);
-      fchmodat(AT_FDCWD, path, 0o660);
-    }
+    // Whoever can connect drives the daemon as a VM would: only its owner
+    // (or the --socket-group) may. The mode is set before listen(), so no one
+    // can connect while it is still what the umask gave (the serving thread's
+    // umask is 0, see passthrough.ts).
+    if (gid !== undefined) fchownat(AT_FDCWD, path, -1, gid, AT_SYMLINK_NOFOLLOW);
+    fchmodat(AT_FDCWD, path, gid !== undefined ? 0o660 : 0o600);
     listen(fd, 1);
     return fd;
   } catch (e) {

@@ -17,3 +17,4 @@ export { serveInWorkers, type WorkerSpec, type ServingThreads } from './fuse/wor
 export {
   PassthroughFs, createPassthroughFs, sessionOptionsFor, defaultOptions, type PassthroughOptions, type CachePolicy,
 } from './passthrough/index.js';
+export { serve as serveVhostUser, type ServeOptions as VhostUserServeOptions } from './transport/vhost-user/index.js';

@@ -15,6 +15,9 @@ export const USAGE = `Usage:
   passthroughfs mount <source> <mountpoint> [options]   mirror <source> at <mountpoint>
   passthroughfs <source> <mountpoint> [-o OPT,...]      the same (the form mount(8) and /etc/fstab use)
   passthroughfs umount [--lazy] <mountpoint>            unmount and stop the daemon
+  passthroughfs virtiofs --shared-dir=DIR --socket-path=PATH [options]
+                                                        share DIR into a VM over virtio-fs
+                                                        (= passthroughfs-virtiofsd; see its --help)
   passthroughfs --help | --version
 
 Options for mount:

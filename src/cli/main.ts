@@ -238,6 +238,8 @@ function umount(c: Extract<Command, { cmd: 'umount' }>): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `passthroughfs virtiofs …` is passthroughfs-virtiofsd: virtiofsd's options, loaded only when used.
+  if (argv[0] === 'virtiofs') return (await import('./virtiofsd.js')).virtiofsMain(argv.slice(1));
   let c: Command;
   try {
     c = parseArgs(argv);

@@ -279,7 +279,7 @@ function hostileTable(rng: Rng, ring: FakeRing, mem: FakeGuestMemory, table: num
   }
 }
 
-test('100 000 hostile descriptor chains', async (t) => {
+test('100 000 hostile descriptor chains', { timeout: 300_000 }, async (t) => {
   const fds = openFds();
   const maps = memfdMaps();
   const started = performance.now();
@@ -414,7 +414,7 @@ function shapedPayload(rng: Rng, request: number, mem: FakeGuestMemory): Buffer 
   }
 }
 
-test('100 000 hostile messages', async (t) => {
+test('100 000 hostile messages', { timeout: 300_000 }, async (t) => {
   const fds = openFds();
   const maps = memfdMaps();
   const started = performance.now();

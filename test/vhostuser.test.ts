@@ -6,7 +6,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -58,6 +58,8 @@ class TestHandler implements RequestHandler {
   asyncDelayMs = 5;
   /** Results the sinks returned. */
   readonly sinkResults: number[] = [];
+  /** When set, READ is answered from this file with the sink's replyFromFile (data read straight into guest memory). */
+  readFile: number | undefined;
 
   handle(buf: Buffer, len: number, sink: ReplySink): boolean {
     if (len < IN_HEADER) {
@@ -93,6 +95,10 @@ class TestHandler implements RequestHandler {
       case Op.READ: {
         const offset = Number(buf.readBigUInt64LE(IN_HEADER + 8));
         const size = buf.readUInt32LE(IN_HEADER + 16);
+        if (this.readFile !== undefined) {
+          this.sinkResults.push(sink.replyFromFile!(fuseReply(unique, 0), this.readFile, offset, size));
+          return false;
+        }
         answer(fuseReply(unique, 0, readData(offset, size)));
         return false;
       }
@@ -288,7 +294,7 @@ describe('guest memory', () => {
   });
 });
 
-describe('vhost-user back-end', () => {
+describe('vhost-user back-end', { timeout: 120_000 }, () => {
   let fdsBefore: string[];
   let mapsBefore: number;
   before(() => {
@@ -383,6 +389,37 @@ describe('vhost-user back-end', () => {
     // The unused tail of the last buffer is untouched.
     assert.equal(h.mem.read(r.writable[4]!.addr, 500).every((x) => x === 0xee), true);
     await finish(h, [q1]);
+  });
+
+  test('READ answered from a file: preadv straight into the guest\'s buffers, short at EOF, EIO when they are too small', async () => {
+    const h = start();
+    const dir = mkdtempSync(join(tmpdir(), 'ptfs-vhost-read-'));
+    const path = join(dir, 'data');
+    const content = readData(0, 200_000);
+    writeFileSync(path, content);
+    const fd = openSync(path, 'r');
+    try {
+      h.handler.readFile = fd;
+      const q1 = new FakeRing(h.mem, 1, 256);
+      await h.fe.setUp(h.mem, [q1]);
+      const r = q1.addChain([fuseRequest(Op.READ, 11n, 5n, readBody(7, 100_000))], [16, 40_000, 40_000, 20_000, 500]);
+      // The header and the first bytes of data share a buffer here.
+      const tail = q1.addChain([fuseRequest(Op.READ, 12n, 5n, readBody(199_990, 100))], [200]);
+      const small = q1.addChain([fuseRequest(Op.READ, 13n, 5n, readBody(0, 4096))], [16, 1000]);
+      for (const c of [r, tail, small]) q1.publish(c.head);
+      q1.doKick();
+      const used = await q1.waitUsed(3);
+      assert.deepEqual(used, [{ id: r.head, len: 100_016 }, { id: tail.head, len: 26 }, { id: small.head, len: 16 }]);
+      assert.deepEqual(readReply(h.mem, r.writable, 100_016), fuseReply(11n, 0, content.subarray(7, 100_007)));
+      assert.equal(h.mem.read(r.writable[4]!.addr, 500).every((x) => x === 0xee), true, 'nothing written past the data');
+      assert.deepEqual(readReply(h.mem, tail.writable, 26), fuseReply(12n, 0, content.subarray(199_990)));
+      assert.deepEqual(readReply(h.mem, small.writable, 16), fuseReply(13n, -5));
+      assert.deepEqual(h.handler.sinkResults, [100_000, 10, 0]);
+      await finish(h, [q1]);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('indirect descriptors, and a mix of direct and indirect chains', async () => {
@@ -760,7 +797,7 @@ describe('vhost-user back-end', () => {
   });
 });
 
-describe('serve() on a unix socket', () => {
+describe('serve() on a unix socket', { timeout: 120_000 }, () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'ptfs-vhost-'));

@@ -26,9 +26,10 @@ export interface ReplySink {
    * preadv straight into the guest's buffers): reply with the header in
    * header[0, 16) followed by up to `length` bytes of `fd` at `offset`. The
    * sink reads the data, sets the header's len to 16 plus what it read, and
-   * delivers the reply. Returns the bytes of data sent, or a negative errno
-   * when reading failed and nothing was sent (the protocol then answers
-   * with that error).
+   * delivers the reply. Returns the bytes of data sent (0 also when the
+   * transport had to answer otherwise, e.g. the guest's buffers were too
+   * small), or a negative errno when reading failed and nothing was sent
+   * (the protocol then answers with that error through reply()).
    */
   replyFromFile?(header: Buffer, fd: number, offset: number, length: number): number;
 }

@@ -27,6 +27,8 @@ import type { VirtioDevice } from './backend.js';
 import type { GuestMemory } from './memory.js';
 import { MAX_CONFIG_SIZE } from './message.js';
 import { gather, MAX_QUEUE_SIZE, scatter, type DescriptorChain, type Virtqueue } from './virtqueue.js';
+import { SysError, pread, preadv } from '../../sys/index.js';
+import { MAX_CONTIGUOUS } from './memory.js';
 
 const EIO = 5;
 const ENOMEM = 12;
@@ -197,6 +199,90 @@ export class VirtioFsDevice implements VirtioDevice {
     }
     return q.complete(chain, n) ? 0 : -ENODEV;
   }
+
+  /**
+   * The sink's reply with file data (ReplySink.replyFromFile): the data is
+   * read with preadv straight into the chain's buffers after the header, in
+   * guest memory, then the header goes in front with the length read.
+   * Returns the data bytes sent; 'done' when the chain was answered otherwise
+   * (an error the guest's own chain caused, or it is gone); a negative errno
+   * when the read failed and nothing was sent.
+   */
+  writeFromFile(q: Virtqueue, mem: GuestMemory, chain: DescriptorChain, header: Buffer, fd: number, offset: number, length: number): number | 'done' {
+    if (chain.generation !== q.generation) return 'done';
+    if (OUT_HEADER_SIZE + length > chain.writableBytes) {
+      this.guestLog('warn', `virtqueue ${q.index}: a ${OUT_HEADER_SIZE + length}-byte read reply does not fit the ${chain.writableBytes} bytes the guest gave; answered EIO`);
+      this.writeError(q, mem, chain, EIO, header.subarray(8, 16));
+      return 'done';
+    }
+    const views = writableViews(mem, chain.writable, OUT_HEADER_SIZE, length);
+    if (!views) {
+      this.guestLog('warn', `virtqueue ${q.index}: the reply's buffers left guest memory before it came`);
+      q.complete(chain, 0);
+      return 'done';
+    }
+    let n: number;
+    try {
+      if (views.length <= IOV_MAX) {
+        n = length === 0 ? 0 : preadv(fd, views, offset);
+      } else {
+        // More buffers than one preadv takes: read once, then copy (rare: guests use page-sized buffers).
+        const tmp = Buffer.allocUnsafe(length);
+        n = pread(fd, tmp, offset);
+        let at = 0;
+        for (const v of views) {
+          if (at >= n) break;
+          const k = Math.min(v.length, n - at);
+          v.set(tmp.subarray(at, at + k));
+          at += k;
+        }
+      }
+    } catch (e) {
+      return e instanceof SysError ? -e.errno : -EIO;
+    }
+    header.writeUInt32LE(OUT_HEADER_SIZE + n, 0);
+    if (scatter(mem, chain.writable, header, OUT_HEADER_SIZE) !== OUT_HEADER_SIZE) {
+      q.complete(chain, 0);
+      return 'done';
+    }
+    q.complete(chain, OUT_HEADER_SIZE + n);
+    return n;
+  }
+}
+
+/** preadv takes at most this many buffers (IOV_MAX). */
+const IOV_MAX = 1024;
+
+/**
+ * Views of the chain's writable buffers from byte `skip` on, `len` bytes in
+ * all, in guest memory itself; undefined when one is not in guest memory.
+ */
+function writableViews(mem: GuestMemory, segs: readonly { addr: number; len: number }[], skip: number, len: number): Uint8Array[] | undefined {
+  const out: Uint8Array[] = [];
+  for (const s of segs) {
+    if (len <= 0) break;
+    let addr = s.addr;
+    let n = s.len;
+    if (skip > 0) {
+      const k = Math.min(skip, n);
+      addr += k;
+      n -= k;
+      skip -= k;
+      if (n === 0) continue;
+    }
+    // A view is at most MAX_CONTIGUOUS bytes: longer buffers are taken in pieces.
+    for (n = Math.min(n, len); n > 0;) {
+      const piece = Math.min(n, MAX_CONTIGUOUS);
+      const r = mem.guest(addr, piece);
+      const v = r?.bytes(addr - r.guestAddr, piece);
+      if (!v) return undefined;
+      out.push(v);
+      addr += piece;
+      n -= piece;
+      len -= piece;
+    }
+  }
+  return out;
 }
 
 /** The first `len` bytes of `segs` as segments (fewer when the chain is shorter). */
@@ -232,5 +318,14 @@ class ChainSink implements ReplySink {
     if (this.answered) return;
     this.answered = true;
     this.q.complete(this.chain, 0);
+  }
+
+  replyFromFile(header: Buffer, fd: number, offset: number, length: number): number {
+    if (this.answered) return -EINVAL;
+    const n = this.dev.writeFromFile(this.q, this.mem, this.chain, header, fd, offset, length);
+    // A failed read sent nothing: the protocol answers with its errno through reply().
+    if (n !== 'done' && n < 0) return n;
+    this.answered = true;
+    return n === 'done' ? 0 : n;
   }
 }

@@ -27,6 +27,10 @@ describe('passthroughfs-virtiofsd command line', () => {
     assert.deepEqual(JSON.parse(c.stdout), { type: 'fs', features: ['separate-options'] });
     assert.match(cli(['--version']).stdout, /^passthroughfs-virtiofsd \d+\.\d+\.\d+\n$/);
     assert.match(cli(['--help']).stdout, /--shared-dir=DIR/);
+    // The same command as a subcommand of passthroughfs.
+    const sub = spawnSync(process.execPath, [join(ROOT, 'bin/passthroughfs.js'), 'virtiofs', '--print-capabilities'], { encoding: 'utf8' });
+    assert.equal(sub.status, 0);
+    assert.equal(sub.stdout, c.stdout);
   });
 
   it('refuses what it does not implement with status 2 and the option named', () => {

@@ -22,7 +22,7 @@ import {
 import { needEvent } from '../src/transport/vhost-user/virtqueue.js';
 import { GuestMemory } from '../src/transport/vhost-user/memory.js';
 import {
-  FakeFrontend, FakeGuestMemory, FakeRing, fuseReply, fuseRequest, IN_HEADER, Op, waitFd,
+  FakeFrontend, FakeGuestMemory, FakeRing, fuseReply, fuseRequest, IN_HEADER, Op,
 } from './vhostuser-frontend.js';
 
 // ---- a RequestHandler with fixed answers --------------------------------------------

@@ -1,6 +1,6 @@
 /** The `passthroughfs` command. */
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, realpathSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMountPoint, unmountFuse } from '../fuse/mount.js';
@@ -14,17 +14,13 @@ import { parseArgs, UsageError, USAGE, type Command } from './args.js';
 import { checkLogTarget, LogSetupError, openLogger, type Logger } from './logsink.js';
 import { SdNotify } from './sdnotify.js';
 import { applyNofileLimit } from './rlimit.js';
+import { version } from './version.js';
 
 const READY_FD_ENV = 'PASSTHROUGHFS_READY_FD';
 
 function fail(msg: string): never {
   process.stderr.write(`passthroughfs: ${msg}\n`);
   process.exit(1);
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 /** `path` canonical (symlinks resolved), or the failure as a message naming it. */

@@ -8,8 +8,7 @@
  * frontend, and exit 0 when it disconnects (the VM shut down or was
  * killed); SIGTERM/SIGINT stop waiting or serving and exit 0 too.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
 import { Server } from '../fuse/server.js';
 import { createPassthroughFs, sessionOptionsFor } from '../passthrough/index.js';
 import { checkCapPolicy, restrictServingThread } from '../passthrough/privileges.js';
@@ -17,15 +16,11 @@ import { serve } from '../transport/vhost-user/index.js';
 import { UsageError } from './args.js';
 import { openLogger, type Logger } from './logsink.js';
 import { applyNofileLimit } from './rlimit.js';
+import { version } from './version.js';
 import { closeInspector, guardInspectorSignal, installDaemonSignals } from './signals.js';
 import { VIRTIOFSD_USAGE, capabilitiesJson, parseVirtiofsArgs, type VirtiofsCommand } from './virtiofsd-args.js';
 
 const NAME = 'passthroughfs-virtiofsd';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export async function virtiofsMain(argv: string[]): Promise<number> {
   let c;

@@ -17,14 +17,15 @@ export interface BackendSpec {
 /** Where .ci/run unpacks Debian 13's virtiofsd with the libraries it needs (a wrapper script that execs it). */
 export const CACHED_VIRTIOFSD = '/var/cache/passthroughfs-vm/virtiofsd/virtiofsd';
 
-const executable = (p: string) => {
+const can = (p: string, mode: number) => {
   try {
-    accessSync(p, constants.X_OK);
+    accessSync(p, mode);
     return true;
   } catch {
     return false;
   }
 };
+const executable = (p: string) => can(p, constants.X_OK);
 
 /** The Rust virtiofsd (Debian 13's package; Debian 12 has none): VIRTIOFSD, .ci/run's copy, or an installed one. */
 export function rustVirtiofsdPath(): string | undefined {
@@ -80,7 +81,7 @@ export function envBackend(): BackendSpec | undefined {
 export function passthroughfsBackend(extra: string[] = []): BackendSpec {
   return {
     name: `passthroughfs-virtiofsd${extra.length ? ` ${extra.join(' ')}` : ''}`,
-    unavailable: () => (accessible(`${ROOT}/dist/src/cli/virtiofsd.js`) ? undefined : 'dist/src/cli/virtiofsd.js is not built (npm run build)'),
+    unavailable: () => (can(`${ROOT}/dist/src/cli/virtiofsd.js`, constants.R_OK) ? undefined : 'dist/src/cli/virtiofsd.js is not built (npm run build)'),
     backend: (dir) => ({
       command: [process.execPath, `${ROOT}/bin/passthroughfs-virtiofsd.js`, '--socket-path={socket}', `--shared-dir=${dir}`, ...extra],
       cwd: ROOT,
@@ -88,14 +89,6 @@ export function passthroughfsBackend(extra: string[] = []): BackendSpec {
   };
 }
 
-const accessible = (p: string) => {
-  try {
-    accessSync(p, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export function allBackends(): BackendSpec[] {
   const env = envBackend();

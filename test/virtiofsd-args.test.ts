@@ -59,6 +59,8 @@ describe('passthroughfs-virtiofsd arguments', () => {
     assert.equal(c.fs.allowDirectIo, true);
     assert.equal(c.logLevel, 'off');
     assert.equal(parsed(['--fd', '4', '--shared-dir', '/s', '--inode-file-handles']).fs.inodeFileHandles, 'prefer');
+    assert.equal(parsed(['--fd', '4', '--shared-dir', '/s', '--readonly']).fs.readOnly, true);
+    assert.equal(parsed(['--fd', '4', '--shared-dir', '/s']).fs.readOnly, false);
   });
 
   it('refuses by name what it does not implement, and bad values', () => {
@@ -67,7 +69,6 @@ describe('passthroughfs-virtiofsd arguments', () => {
       [['--xattrmap', ':map::user.virtiofs.:'], /--xattrmap: xattr name mapping not implemented/],
       [['--translate-uid', 'map:0:1000:1'], /--translate-uid: uid translation not implemented/],
       [['--migration-mode=file-handles'], /migration not implemented/],
-      [['--readonly'], /read-only shares not implemented/],
       [['--sandbox', 'namespace'], /--sandbox=namespace: not implemented/],
       [['--sandbox=chroot'], /--sandbox=chroot/],
       [['--seccomp=kill'], /--seccomp=kill: not implemented/],

@@ -83,6 +83,40 @@ describe('passthroughfs-virtiofsd command line', () => {
 });
 
 describe('passthroughfs-virtiofsd under a real guest', { skip: vmUnavailable(), timeout: 300_000 }, () => {
+  it('--readonly: the guest reads, and every change it tries answers EROFS; the host files stay as they were', async () => {
+    const dir = makeTempDir('ptfs-vfsd-ro-');
+    try {
+      const share = join(dir, 'share');
+      fs.mkdirSync(join(share, 'sub'), { recursive: true });
+      fs.writeFileSync(join(share, 'f'), 'keep\n');
+      const r = await withGuest({ backend: { command: [process.execPath, BIN, '--socket-path={socket}', `--shared-dir=${share}`, '--readonly', '--xattr'] }, timeoutMs: 120_000 }, `
+        cat "$SHARE/f"
+        try() { if "$@" 2>/tmp/err; then echo "$1: succeeded"; else echo "$1: $(grep -o 'Read-only file system' /tmp/err | head -1)"; fi; }
+        try touch "$SHARE/new"
+        try sh -c "echo x >> $SHARE/f"
+        try truncate -s 0 "$SHARE/f"
+        try mkdir "$SHARE/d"
+        try rm "$SHARE/f"
+        try rmdir "$SHARE/sub"
+        try mv "$SHARE/f" "$SHARE/g"
+        try chmod 600 "$SHARE/f"
+        try ln -s x "$SHARE/l"
+        try ln "$SHARE/f" "$SHARE/h"
+        try setfattr -n user.k -v v "$SHARE/f"
+      `);
+      assert.equal(r.code, 0, r.output);
+      const lines = r.output.trim().split('\n');
+      assert.equal(lines[0], 'keep');
+      for (const l of lines.slice(1)) assert.match(l, /: Read-only file system$/, l);
+      assert.equal(lines.length, 12);
+      assert.deepEqual(fs.readdirSync(share).sort(), ['f', 'sub']);
+      assert.equal(fs.readFileSync(join(share, 'f'), 'utf8'), 'keep\n');
+      assert.equal(fs.statSync(join(share, 'f')).mode & 0o777, 0o644);
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+
   let base = '';
   let shared = '';
 

@@ -30,6 +30,8 @@ cloud-hypervisor or libvirt, taking virtiofsd's options.
                                     QEMU's vhost-user-fs-pci sets its own)
   --num-request-queues=N            request queues offered to the guest (default 1)
   --cache=auto|always|metadata|never  caching policy (default auto)
+  --readonly                        a read-only share: every change and every open for writing
+                                    answers EROFS
   --xattr, --no-xattr               serve extended attributes (default off)
   --writeback                       let the guest's writeback cache hold writes
   --allow-direct-io                 honour O_DIRECT from the guest
@@ -64,7 +66,6 @@ down or was killed).`;
 const NOT_IMPLEMENTED: Record<string, string> = {
   '--posix-acl': 'POSIX ACL support',
   '--security-label': 'security labels',
-  '--readonly': 'read-only shares',
   '--killpriv-v2': 'killpriv_v2',
   '--no-killpriv-v2': 'killpriv_v2',
   '--xattrmap': 'xattr name mapping',
@@ -209,6 +210,7 @@ export function parseVirtiofsArgs(argv: string[]): VirtiofsParse {
         break;
       }
       case '--cache': fs.cache = cacheOf(value(), name); break;
+      case '--readonly': flag(); fs.readOnly = true; break;
       case '--xattr': flag(); fs.xattr = true; break;
       case '--no-xattr': flag(); fs.xattr = false; break;
       case '--writeback': flag(); fs.writeback = true; break;

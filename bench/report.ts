@@ -85,7 +85,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /**
  * Horizontal grouped bars, one panel per phase. Round trips and daemon figures
  * are absolute (each operation scaled on its own); the other phases show speed
- * relative to native (1 = native; > 1 faster), on one scale per panel.
+ * relative to native (1 = native; > 1 faster), or to their reference where they
+ * have no native figures, on one scale per panel.
  */
 export function svgChart(allRows: Row[], title: string, subtitle: string): string {
   // Native stat is ~10× any FUSE round trip: drawn it would flatten every other bar.
@@ -112,9 +113,11 @@ export function svgChart(allRows: Row[], title: string, subtitle: string): strin
   for (const phase of unique(rows.map((r) => r.phase))) {
     const pr = rows.filter((r) => r.phase === phase);
     const absolute = isAbsolute(phase);
-    const value = (r: Row) => (absolute ? r.median : r.target === 'native' ? 1 : r.vsNative);
+    // A phase without native figures (virtiofs: the guest has no native share) is drawn relative to its reference.
+    const base = pr.some((r) => r.target === 'native') ? 'native' : pr.find((r) => r.reference)?.reference;
+    const value = (r: Row) => (absolute ? r.median : r.target === base ? 1 : base === 'native' ? r.vsNative : r.vsRef);
     const panelMax = Math.max(1, ...pr.map((r) => value(r) ?? 0));
-    const caption = phase === 'round trips' ? '— stats of the mount root per second (native stat not drawn: off the scale)' : absolute ? '' : '— speed relative to native (1 = native, longer is better)';
+    const caption = phase === 'round trips' ? '— stats of the mount root per second (native stat not drawn: off the scale)' : absolute || !base ? '' : `— speed relative to ${base} (1 = ${base}, longer is better)`;
     parts.push(`<text x="10" y="${y}" font-size="14" font-weight="bold">${esc(phase)}<tspan dx="6" font-weight="normal" font-size="11">${esc(caption)}</tspan></text>`);
     y += 10;
     const top = y;
@@ -135,7 +138,7 @@ export function svgChart(allRows: Row[], title: string, subtitle: string): strin
       }
       y += 8;
     }
-    if (!absolute) {
+    if (!absolute && base) {
       const x1 = LABEL + BAR_W / panelMax;
       parts.push(`<line x1="${x1.toFixed(1)}" y1="${top - 4}" x2="${x1.toFixed(1)}" y2="${y - 6}" stroke="#333" stroke-dasharray="3,3"/>`);
     }

@@ -36,6 +36,10 @@ export interface Options {
   scaleModes: ScaleMode[];
   /** Scale phase: the server's soft RLIMIT_NOFILE, if lowered. */
   scaleNofile?: number;
+  /** virtiofs phase: files in the guest's metadata passes, the size of its fio file (bytes), rounds per boot. */
+  virtiofsFiles: number;
+  virtiofsFioSize: number;
+  virtiofsRounds: number;
   phases: Set<string>;
 }
 
@@ -53,6 +57,8 @@ export class Results {
   readonly errors: string[] = [];
   /** Targets that ran per phase (for choosing references). */
   readonly ran = new Map<string, Target[]>();
+  /** Per phase and target, a reference set by the phase itself (one that is no mount Target, like virtiofsd). */
+  readonly references = new Map<string, string>();
 
   add(phase: string, op: string, target: string, unit: string, better: Better, value: number): void {
     const key = `${phase}\0${op}\0${target}`;
@@ -75,6 +81,11 @@ export class Results {
 
   get(phase: string, op: string, target: string): Series | undefined {
     return this.series.get(`${phase}\0${op}\0${target}`);
+  }
+
+  /** Compare `target`'s figures in `phase` with `reference`'s (instead of the mount targets' rule, referenceFor). */
+  setReference(phase: string, target: string, reference: string): void {
+    this.references.set(`${phase}\0${target}`, reference);
   }
 }
 
@@ -165,10 +176,10 @@ export function rows(results: Results, targetsByName: Map<string, Target>): Row[
     const nat = results.get(s.phase, s.op, native.name);
     if (nat && s.target !== native.name) row.vsNative = speedup(m, median(nat.samples), s.better);
     const t = targetsByName.get(s.target);
-    const ref = t && referenceFor(t, results.ran.get(s.phase) ?? []);
-    const rs = ref && results.get(s.phase, s.op, ref.name);
-    if (ref && rs) {
-      row.reference = ref.name;
+    const refName = results.references.get(`${s.phase}\0${s.target}`) ?? (t && referenceFor(t, results.ran.get(s.phase) ?? []))?.name;
+    const rs = refName && results.get(s.phase, s.op, refName);
+    if (refName && rs) {
+      row.reference = refName;
       row.vsRef = speedup(m, median(rs.samples), s.better);
     }
     out.push(row);
@@ -180,4 +191,4 @@ export function rows(results: Results, targetsByName: Map<string, Target>): Row[
   return out.sort((a, b) => order(a.phase) - order(b.phase)); // stable: keeps run order within a phase
 }
 
-const PHASE_ORDER = ['round trips', 'daemon', 'metadata', 'data (fio)', 'developer workload', 'scale'];
+const PHASE_ORDER = ['round trips', 'daemon', 'metadata', 'data (fio)', 'developer workload', 'virtiofs', 'scale'];

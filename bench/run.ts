@@ -1,7 +1,8 @@
 /**
  * Benchmark harness entry point. Run `npm run bench -- --help` for options.
  * Phases: round trips (null filesystem + daemons), metadata, data (fio),
- * developer workload, scale (inodes beyond the descriptor limit). See docs/benchmarks.md.
+ * developer workload, virtiofs (a QEMU guest over passthroughfs-virtiofsd and virtiofsd),
+ * scale (inodes beyond the descriptor limit). See docs/benchmarks.md.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
@@ -15,9 +16,10 @@ import { Results, rows, type Ctx, type Options, type Row } from './results.js';
 import { roundTrips } from './roundtrip.js';
 import { scale, SCALE_MODES, type ScaleMode } from './scale.js';
 import { ALL_TARGETS, ptfsMissing } from './targets.js';
-import { cleanupAll, log, ROOT } from './util.js';
+import { cleanupAll, log, onCleanup, ROOT } from './util.js';
+import { virtiofs } from './virtiofs.js';
 
-const PHASES: Record<string, (ctx: Ctx) => Promise<void>> = { roundtrip: roundTrips, meta: metadata, data, dev: devWorkload, scale };
+const PHASES: Record<string, (ctx: Ctx) => Promise<void>> = { roundtrip: roundTrips, meta: metadata, data, dev: devWorkload, virtiofs, scale };
 
 const HELP = `Usage: npm run bench -- [options]
   --smoke             quick run for CI (< 60 s): tiny sizes, 1 repeat, no cold fio, no references, no chart
@@ -28,6 +30,9 @@ const HELP = `Usage: npm run bench -- [options]
   --scale-creates=M   files the scale phase creates through the mount per mode (default 50000; smoke: 1500)
   --scale-nofile=N    the scale phase's server runs with soft RLIMIT_NOFILE N (default: as inherited; smoke: 1000)
   --scale-modes=LIST  inodeFileHandles modes the scale phase runs: ${SCALE_MODES.join(',')} (default all)
+  --virtiofs-files=N  files in the virtiofs phase's guest metadata passes (default 2000; smoke: 200)
+  --virtiofs-fio-size=SIZE  the virtiofs phase's fio file in the guest (default 64M; smoke: 8M)
+  --virtiofs-rounds=K the virtiofs phase's workload K times per guest boot, the median kept (default 3; smoke: 1)
   --duration=MS       measuring window per round-trip configuration (default 1500)
   --fio-size=SIZE     fio file size, e.g. 1G, 256M (default 1G)
   --fio-runtime=S     time limit per fio job, seconds (default 5)
@@ -68,7 +73,7 @@ function parse(argv: string[]): { opts: Options; dir: string; json: string; svg:
   const only = kv.get('only');
   const phases = new Set(only ? only.split(',') : Object.keys(PHASES));
   for (const p of phases) if (!PHASES[p]) throw new Error(`unknown phase "${p}" (phases: ${Object.keys(PHASES).join(', ')})`);
-  const known = ['smoke', 'repeat', 'files', 'tree-files', 'scale-files', 'scale-creates', 'scale-nofile', 'scale-modes', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
+  const known = ['smoke', 'repeat', 'files', 'tree-files', 'scale-files', 'scale-creates', 'scale-nofile', 'scale-modes', 'virtiofs-files', 'virtiofs-fio-size', 'virtiofs-rounds', 'duration', 'fio-size', 'fio-runtime', 'no-cold', 'meta-disk', 'pin', 'only', 'dir', 'json', 'svg', 'from'];
   for (const k of kv.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k} (try --help)`);
   const scaleModes = (kv.get('scale-modes') || SCALE_MODES.join(',')).split(',') as ScaleMode[];
   for (const m of scaleModes) if (!SCALE_MODES.includes(m)) throw new Error(`unknown --scale-modes value "${m}" (${SCALE_MODES.join(', ')})`);
@@ -82,6 +87,10 @@ function parse(argv: string[]): { opts: Options; dir: string; json: string; svg:
     scaleCreates: num('scale-creates', smoke ? 1500 : 50_000),
     scaleNofile: kv.has('scale-nofile') || smoke ? num('scale-nofile', 1000) : undefined,
     scaleModes,
+    // A guest under TCG is ten and more times slower than the host: smaller sizes than the host's phases.
+    virtiofsFiles: num('virtiofs-files', smoke ? 200 : 2000),
+    virtiofsFioSize: size(kv.get('virtiofs-fio-size') ?? (smoke ? '8M' : '64M')),
+    virtiofsRounds: num('virtiofs-rounds', smoke ? 1 : 3),
     durationMs: num('duration', smoke ? 200 : 1500),
     fioSize: size(kv.get('fio-size') ?? (smoke ? '16M' : '1G')),
     fioRuntime: num('fio-runtime', smoke ? 1 : 5),
@@ -96,6 +105,14 @@ function parse(argv: string[]): { opts: Options; dir: string; json: string; svg:
   return { opts, dir: kv.get('dir') || '/var/tmp', json, svg: svg && resolve(svg), from: kv.get('from') };
 }
 
+/** Is anything mounted at `dir` or below it (/proc/self/mounts, whose paths escape blanks as octal)? */
+function mountedUnder(dir: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => {
+    const mp = l.split(' ')[1]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    return mp !== undefined && (mp === dir || mp.startsWith(`${dir}/`));
+  });
+}
+
 function machine() {
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   return { date: new Date().toISOString(), nproc: availableParallelism(), kernel: release(), cpu, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
@@ -105,7 +122,9 @@ function headerLine(m: ReturnType<typeof machine>, opts: Options): string {
   return `${m.date.slice(0, 10)} · ${m.cpu} · ${m.nproc} CPUs · Linux ${m.kernel} · node ${m.node}` +
     ` · repeat ${opts.repeat} · files ${opts.files} · tree ${opts.treeFiles} · fio ${opts.fioSize / 2 ** 20} MiB${opts.pin ? ' · pinned to CPU 0' : ''}` +
     // phases is a Set here and an array in a results file; older files have no scale figures.
-    ([...opts.phases].includes('scale') && opts.scaleFiles ? ` · scale ${opts.scaleFiles} files${opts.scaleNofile ? `, nofile ${opts.scaleNofile}` : ''}` : '');
+    ([...opts.phases].includes('scale') && opts.scaleFiles ? ` · scale ${opts.scaleFiles} files${opts.scaleNofile ? `, nofile ${opts.scaleNofile}` : ''}` : '') +
+    // Older results files have no virtiofs figures.
+    ([...opts.phases].includes('virtiofs') && opts.virtiofsFiles ? ` · virtiofs ${opts.virtiofsFiles} files, fio ${opts.virtiofsFioSize / 2 ** 20} MiB, ${opts.virtiofsRounds} round${opts.virtiofsRounds === 1 ? '' : 's'} per boot` : '');
 }
 
 function writeSvg(svg: string, table: Row[], header: string): void {
@@ -142,6 +161,11 @@ async function main(): Promise<number> {
   mkdirSync(src);
   mkdirSync(mnt);
   const ctx: Ctx = { opts, results, src, mnt };
+  // ^C exits from its handler, past the finally below: remove the scratch directory there too, unless something is
+  // still mounted in it (rm -r would go through a mount).
+  const unhook = onCleanup(() => {
+    if (!mountedUnder(work)) rmSync(work, { recursive: true, force: true });
+  });
   try {
     for (const [name, fn] of Object.entries(PHASES)) {
       if (!opts.phases.has(name)) continue;
@@ -154,6 +178,7 @@ async function main(): Promise<number> {
       log(`[${name}] took ${((Date.now() - p0) / 1000).toFixed(1)} s`);
     }
   } finally {
+    unhook();
     cleanupAll();
     if (isMountPoint(mnt)) results.error(`${mnt} is still mounted; leaving ${work} in place`);
     else rmSync(work, { recursive: true, force: true });

@@ -45,6 +45,19 @@ export function trackMount(mnt: string): void {
   mounted.add(mnt);
 }
 
+/** Synchronous clean-ups a phase registered for what it made besides processes and mounts (temp dirs). */
+const hooks = new Set<() => void>();
+
+/**
+ * Have cleanupAll() run `fn` (synchronous, after unmounting and killing) unless
+ * the returned function is called first, which the phase does once it has
+ * cleaned up itself.
+ */
+export function onCleanup(fn: () => void): () => void {
+  hooks.add(fn);
+  return () => hooks.delete(fn);
+}
+
 /** Unmount everything we mounted and kill what we started. Synchronous: usable from signal handlers. */
 export function cleanupAll(): void {
   // Newest first: a FUSE mount serving from a tmpfs mounted before it goes
@@ -55,6 +68,14 @@ export function cleanupAll(): void {
       c.kill('SIGKILL');
     } catch {
       // already gone
+    }
+  }
+  for (const fn of [...hooks].reverse()) {
+    hooks.delete(fn);
+    try {
+      fn();
+    } catch (e) {
+      log(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 }

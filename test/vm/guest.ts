@@ -77,6 +77,13 @@ export interface GuestOptions {
   qemuArgs?: string[];
   /** The script's output as it arrives (for progress or debugging long scripts). */
   onOutput?: (chunk: string) => void;
+  /**
+   * Called with each process the harness spawns (QEMU, and a command backend) right after spawning it: a caller that
+   * may have to exit without awaiting the run (a ^C handler calling process.exit) can then end them by pid itself.
+   */
+  onSpawn?: (child: ChildProcess) => void;
+  /** Where the run's temp dir (sockets, initramfs) is made (default os.tmpdir()), e.g. a caller's own scratch dir. */
+  tmpDir?: string;
 }
 
 export interface GuestResult {
@@ -272,10 +279,11 @@ function listening(path: string): boolean {
 }
 
 /** Spawns a backend command and waits until its socket listens (what withGuest does with a command backend). */
-export async function startBackendCommand(b: { command: string[]; env?: NodeJS.ProcessEnv; cwd?: string }, socketPath: string): Promise<BackendHandle & { pid: number | undefined }> {
+export async function startBackendCommand(b: { command: string[]; env?: NodeJS.ProcessEnv; cwd?: string }, socketPath: string, onSpawn?: (child: ChildProcess) => void): Promise<BackendHandle & { pid: number | undefined }> {
   const [cmd, ...args] = b.command.map((a) => a.replaceAll('{socket}', socketPath));
   if (!cmd) throw new Error('backend: empty command');
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: b.env ?? process.env, cwd: b.cwd });
+  onSpawn?.(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -350,7 +358,7 @@ export async function withGuest(opts: GuestOptions, script: string): Promise<Gue
   const accel = await chooseAccel(opts.accel);
   const nonce = randomBytes(8).toString('hex');
 
-  const dir = mkdtempSync(join(tmpdir(), 'ptfs-vm-'));
+  const dir = mkdtempSync(join(opts.tmpDir ?? tmpdir(), 'ptfs-vm-'));
   const sock = { fs: join(dir, 'vfs.sock'), console: join(dir, 'console.sock'), output: join(dir, 'output.sock') };
   if (Buffer.byteLength(sock.console) > 107) throw new Error(`temp dir ${dir}: too long for a unix socket path`);
 
@@ -426,7 +434,7 @@ export async function withGuest(opts: GuestOptions, script: string): Promise<Gue
       changed();
     }));
 
-    backend = typeof opts.backend === 'function' ? await opts.backend(sock.fs) : await startBackendCommand(opts.backend, sock.fs);
+    backend = typeof opts.backend === 'function' ? await opts.backend(sock.fs) : await startBackendCommand(opts.backend, sock.fs, opts.onSpawn);
     let backendGone: string | undefined;
     backend.exited?.then((s) => { backendGone = String(s ?? 'exited'); changed(); }, () => { backendGone = 'exited'; changed(); });
 
@@ -454,6 +462,7 @@ export async function withGuest(opts: GuestOptions, script: string): Promise<Gue
 
     const started = Date.now();
     qemu = spawn(QEMU(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.(qemu);
     qemu.stdout!.on('data', (d) => { qemuLog += d; });
     qemu.stderr!.on('data', (d) => { qemuLog += d; });
     qemuExit = new Promise<void>((r) => {

@@ -6,7 +6,7 @@
  * paths where a failure is routine and must cost nothing (a full syslog queue).
  */
 import { libc, lastErrno } from './libc.js';
-import { SysError } from './errno.js';
+import { SysError, errno as E } from './errno.js';
 import { AF_UNIX } from './constants.js';
 
 const socket_ = libc.func('int socket(int domain, int type, int protocol)');
@@ -19,8 +19,8 @@ const listen_ = libc.func('int listen(int fd, int backlog)');
 const accept4_ = libc.func('int accept4(int fd, void *addr, void *addrlen, int flags)');
 const getsockopt_ = libc.func('int getsockopt(int fd, int level, int name, void *val, void *len)');
 
-const EINTR = 4;
-const ENAMETOOLONG = 36;
+const EINTR = E.EINTR!;
+const ENAMETOOLONG = E.ENAMETOOLONG!;
 
 /** sizeof(sun_path) in struct sockaddr_un. */
 export const SUN_PATH_MAX = 108;

@@ -13,10 +13,11 @@
  *   hands SCM_RIGHTS over only with the bytes they were sent with, and this
  *   reads no further than the end of the current message.
  */
+import { errno as E } from '../../sys/errno.js';
 import { close, errnoName, pollFd, POLLOUT, recvWithFds, sendWithFds, MSG_DONTWAIT } from '../../sys/index.js';
 import { decodeHeader, HEADER_SIZE, MAX_FDS, MAX_PAYLOAD, type Header } from './message.js';
 
-const EAGAIN = 11;
+const EAGAIN = E.EAGAIN!;
 const ECONNRESET = 104;
 
 /** How long a reply may wait for room in the socket before the front-end counts as gone. */

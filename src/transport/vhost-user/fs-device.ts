@@ -21,6 +21,7 @@
  *   through translations made at reply time (memory may have changed since
  *   the request was taken).
  */
+import { errno as E } from '../../sys/errno.js';
 import type { LogFn } from '../../fuse/log.js';
 import type { ReplySink, RequestHandler } from '../../fuse/sink.js';
 import type { VirtioDevice } from './backend.js';
@@ -30,10 +31,10 @@ import { gather, MAX_QUEUE_SIZE, scatter, type DescriptorChain, type Virtqueue }
 import { SysError, pread, preadv } from '../../sys/index.js';
 import { MAX_CONTIGUOUS } from './memory.js';
 
-const EIO = 5;
-const ENOMEM = 12;
-const ENODEV = 19;
-const EINVAL = 22;
+const EIO = E.EIO!;
+const ENOMEM = E.ENOMEM!;
+const ENODEV = E.ENODEV!;
+const EINVAL = E.EINVAL!;
 
 /** struct fuse_out_header: len u32, error i32, unique u64. */
 const OUT_HEADER_SIZE = 16;

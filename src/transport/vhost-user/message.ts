@@ -12,6 +12,7 @@
  * rounded), which the memory layer refuses, so no value that cannot be
  * represented exactly is ever used as an address.
  */
+import { dataView as view } from '../../sys/structs.js';
 
 /** Header: request u32, flags u32, size u32. */
 export const HEADER_SIZE = 12;
@@ -201,9 +202,6 @@ function putU64(v: DataView, off: number, n: number | bigint): void {
   v.setBigUint64(off, big, true);
 }
 
-function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
 
 /** A single u64 (features, a count, an ack). 8 bytes. */
 export const U64_SIZE = 8;

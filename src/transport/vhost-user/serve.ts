@@ -5,6 +5,7 @@
  * it until it disconnects (the VM shut down or was killed) and resolves;
  * the caller decides whether to serve again.
  */
+import { errno as E } from '../../sys/errno.js';
 import { lstatSync, unlinkSync } from 'node:fs';
 import {
   acceptRaw, AF_UNIX, AT_FDCWD, AT_SYMLINK_NOFOLLOW, bind, close, eventfd, fchmodat, fchownat, fcntl, F_GETFL, F_SETFL,
@@ -17,9 +18,9 @@ import { Connection } from './connection.js';
 import { runLoop } from './event-loop.js';
 import { VirtioFsDevice, type FsDeviceOptions } from './fs-device.js';
 
-const EAGAIN = 11;
-const EINTR = 4;
-const ECONNABORTED = 103;
+const EAGAIN = E.EAGAIN!;
+const EINTR = E.EINTR!;
+const ECONNABORTED = E.ECONNABORTED!;
 const PARK_MS = 200;
 
 export interface ServeOptions extends FsDeviceOptions {

@@ -109,31 +109,26 @@ export class MemoryRegion {
 
   /** Copies region bytes [offset, offset + len) to dst at dstOffset. False (nothing copied) when out of range. */
   read(offset: number, dst: Uint8Array, dstOffset: number, len: number): boolean {
-    if (!this.inside(offset, len) || !(dstOffset >= 0 && dstOffset <= dst.length - len)) return false;
-    while (len > 0) {
-      const c = Math.floor(offset / STRIDE);
-      const chunk = this.chunk(c);
-      const at = offset - c * STRIDE;
-      const n = Math.min(len, chunk.length - at);
-      dst.set(chunk.subarray(at, at + n), dstOffset);
-      offset += n;
-      dstOffset += n;
-      len -= n;
-    }
-    return true;
+    return this.copy(offset, dst, dstOffset, len, false);
   }
 
   /** Copies src[srcOffset, srcOffset + len) into the region at offset. False (nothing copied) when out of range. */
   write(offset: number, src: Uint8Array, srcOffset: number, len: number): boolean {
-    if (!this.inside(offset, len) || !(srcOffset >= 0 && srcOffset <= src.length - len)) return false;
+    return this.copy(offset, src, srcOffset, len, true);
+  }
+
+  /** Region [offset, offset + len) and buf[at, at + len), copied one way or the other, chunk by chunk. */
+  private copy(offset: number, buf: Uint8Array, at: number, len: number, intoRegion: boolean): boolean {
+    if (!this.inside(offset, len) || !(at >= 0 && at <= buf.length - len)) return false;
     while (len > 0) {
       const c = Math.floor(offset / STRIDE);
       const chunk = this.chunk(c);
-      const at = offset - c * STRIDE;
-      const n = Math.min(len, chunk.length - at);
-      chunk.set(src.subarray(srcOffset, srcOffset + n), at);
+      const pos = offset - c * STRIDE;
+      const n = Math.min(len, chunk.length - pos);
+      if (intoRegion) chunk.set(buf.subarray(at, at + n), pos);
+      else buf.set(chunk.subarray(pos, pos + n), at);
       offset += n;
-      srcOffset += n;
+      at += n;
       len -= n;
     }
     return true;

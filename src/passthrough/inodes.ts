@@ -62,11 +62,6 @@ export class Inode {
   ) {
     this.fd = fd;
   }
-
-  /** The inode number as a number (exact below 2^53). */
-  get ino(): number {
-    return this.inoHi * 4294967296 + this.inoLo;
-  }
 }
 
 /** Inode number of a statx buffer as an index key (exact below 2^53; chains resolve the rest). */
